@@ -1,0 +1,85 @@
+# Panda build. `make` builds bin/panda-server and bin/panda-cli; `make run` and `make test`
+# first install missing Debian packages (scripts/deps.sh).
+
+CC       ?= cc
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+LDLIBS   := -lpthread -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC      := $(wildcard src/*.c)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+CLI_SRC  := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC))
+ASAN_OBJ := $(patsubst src/%.c,build/asan/%.o,$(SRC))
+ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
+
+PY       := /usr/bin/python3
+PYTEST   := $(PY) -m pytest -q -p no:cacheprovider
+
+.PHONY: all run test asan unit integration bench deps deps-test clean format
+
+all: bin/panda-server bin/panda-cli
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+bin/panda-server: $(REL_OBJ) | bin
+	$(CC) $(CFLAGS) -o $@ $^ -ljemalloc $(LDLIBS)
+
+bin/panda-server-asan: $(ASAN_OBJ) | bin
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+bin/panda-cli: $(CLI_SRC) $(wildcard cli/*.h) | bin
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
+
+bin/panda-cli-asan: $(CLI_SRC) $(wildcard cli/*.h) | bin
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -o $@ $(CLI_SRC) $(LDLIBS)
+
+build/rel/%.o: src/%.c $(wildcard src/*.h) | build/rel
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -c -o $@ $<
+
+build/asan/%.o: src/%.c $(wildcard src/*.h) | build/asan
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -DPANDA_DEBUG -c -o $@ $<
+
+build/unit/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB) | build/unit
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(LDLIBS)
+
+bin build/rel build/asan build/unit:
+	mkdir -p $@
+
+asan: bin/panda-server-asan bin/panda-cli-asan
+
+run: deps all
+	./bin/panda-server --port $${PANDA_PORT:-8080} --bind $${PANDA_BIND:-127.0.0.1} \
+		--data-dir $${PANDA_DATA_DIR:-./data}
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+# The integration suite runs twice: against the release build and against the ASan+UBSan
+# build (whose sanitizer reports make the server's teardown assertion fail).
+integration: all asan
+	$(PYTEST) tests/integration
+	PANDA_SERVER=$(CURDIR)/bin/panda-server-asan PANDA_CLI=$(CURDIR)/bin/panda-cli-asan \
+		$(PYTEST) tests/integration
+
+test: deps-test
+	$(MAKE) all asan
+	@tests/run-all.sh
+
+bench: deps-test all
+	bash bench/run.sh
+
+format:
+	clang-format -i src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,34 @@
+/*
+ * alloc.h - the allocator every module uses.
+ *
+ * kv_malloc/kv_calloc/kv_realloc abort the process on out-of-memory, so callers never check
+ * for NULL (as Redis's zmalloc). Sizes that come from outside (the network, a file) are checked
+ * against a named limit *before* they reach these functions.
+ *
+ * The allocator keeps a process-wide count of bytes handed out (by malloc_usable_size), for
+ * INFO memory. The counter is updated with relaxed atomics, so any thread may allocate.
+ * Release builds link jemalloc (smaller size classes, no per-chunk header); sanitizer builds
+ * use the libc allocator so ASan can see every allocation.
+ */
+#ifndef PANDA_ALLOC_H
+#define PANDA_ALLOC_H
+
+#include <stddef.h>
+
+void *kv_malloc(size_t size);
+void *kv_calloc(size_t n, size_t size);
+void *kv_realloc(void *p, size_t size);
+void kv_free(void *p);
+char *kv_strdup(const char *s);
+void *kv_memdup(const void *p, size_t len);
+
+/* Bytes currently allocated through this module. */
+size_t kv_used_memory(void);
+
+/* Resident set size of the process in bytes, from /proc/self/statm; 0 if unknown. */
+size_t kv_rss_bytes(void);
+
+/* Name of the allocator linked in ("jemalloc" or "libc"). */
+const char *kv_allocator_name(void);
+
+#endif

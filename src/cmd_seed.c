@@ -1,0 +1,76 @@
+/* cmd_seed.c - the seed README's own commands: STATS and HELP (PUT, GET, DELETE, LIST and
+ * SIZE share the Redis handlers; see cmd_table.c). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "cmd_args.h"
+
+#define SEED_PARQUET_FILE "kv_database.parquet"
+#define SEED_WAL_FILE     "kv_database.wal"
+
+/* Size of a file in the data dir in KB, rounded up (0 when it does not exist). */
+static long long file_kb(const char *dir, const char *name)
+{
+    char path[CFG_STR_MAX + 64];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (stat(path, &st) != 0) return 0;
+    return ((long long)st.st_size + 1023) / 1024;
+}
+
+void cmd_stats(struct conn *c)
+{
+    const char *dir = c->srv->cfg.data_dir;
+    struct buf b;
+    buf_init(&b);
+    /* Pending counts operations waiting for the next snapshot; snapshots do not exist yet,
+     * so it reads 0 as the seed's format expects. */
+    buf_printf(&b, "Storage: Local (%s), Parquet: %lldKB, WAL: %lldKB, In-memory: %zu keys, "
+                   "Pending: 0 ops",
+               dir, file_kb(dir, SEED_PARQUET_FILE), file_kb(dir, SEED_WAL_FILE),
+               ks_size(cmd_ks(c)));
+    rep_bulk(&c->rep, b.data, b.len);
+    buf_deinit(&b);
+}
+
+static void upper(char *dst, const char *src, size_t cap)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (char)(src[i] >= 'a' && src[i] <= 'z' ? src[i] - 32 : src[i]);
+    dst[i] = '\0';
+}
+
+static void help_line(struct buf *b, const struct cmd_def *d)
+{
+    char name[CMD_NAME_MAX];
+    upper(name, d->name, sizeof(name));
+    char usage[512];
+    snprintf(usage, sizeof(usage), "%s%s%s", name, d->syntax[0] ? " " : "", d->syntax);
+    buf_printf(b, "%-40s %s\n", usage, d->summary);
+}
+
+void cmd_help(struct conn *c)
+{
+    struct buf b;
+    buf_init(&b);
+    if (c->argc > 1) {
+        const struct cmd_def *d = cmd_lookup(c->argv[1].p, c->argv[1].len);
+        if (!d || (d->flags & CMD_SECURITY)) {
+            rep_errf(&c->rep, "ERR unknown command '%.*s'. Try HELP.",
+                     (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].p);
+            return;
+        }
+        help_line(&b, d);
+    } else {
+        buf_append_str(&b, "Panda commands (case-insensitive). Seed commands first, then the "
+                           "Redis-compatible ones.\n");
+        for (size_t i = 0; cmd_table[i].name; i++)
+            if (!(cmd_table[i].flags & CMD_SECURITY)) help_line(&b, &cmd_table[i]);
+    }
+    if (b.len > 0) b.len--; /* no trailing newline */
+    rep_verbatim(&c->rep, b.data, b.len);
+    buf_deinit(&b);
+}

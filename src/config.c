@@ -1,0 +1,242 @@
+/* config.c - settings parsing (see config.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL };
+
+struct opt {
+    const char *name; /* flag name without "--"; also the config-file name */
+    const char *env;
+    enum opt_type type;
+    size_t offset;
+    long long min, max;
+    const char *def;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct opt opts[] = {
+    {"port", "PANDA_PORT", OPT_INT, OFF(port), 1, 65535, "8080", "TCP port for RESP and inline"},
+    {"bind", "PANDA_BIND", OPT_STR, OFF(bind), 0, 0, "127.0.0.1", "address to listen on"},
+    {"data-dir", "PANDA_DATA_DIR", OPT_STR, OFF(data_dir), 0, 0, "./data",
+     "directory for data files (created if missing)"},
+    {"log-level", "PANDA_LOG", OPT_LEVEL, OFF(log_level), 0, 0, "info",
+     "error, warn, info or debug"},
+    {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "",
+     "config file: one `name value` per line, names as these flags"},
+    {"max-clients", "PANDA_MAX_CLIENTS", OPT_INT, OFF(max_clients), 1, 1000000, "10000",
+     "most connected clients; more are refused"},
+    {"max-inline-bytes", "PANDA_MAX_INLINE_BYTES", OPT_INT, OFF(max_inline_bytes), 256,
+     1 << 30, "65536", "longest inline command line"},
+    {"max-bulk-bytes", "PANDA_MAX_BULK_BYTES", OPT_INT, OFF(max_bulk_bytes), 1,
+     512LL * 1024 * 1024, "536870912", "longest bulk string (key or value)"},
+    {"max-args", "PANDA_MAX_ARGS", OPT_INT, OFF(max_args), 1, INT_MAX, "1048576",
+     "most arguments in one command"},
+    {"max-output-bytes", "PANDA_MAX_OUTPUT_BYTES", OPT_INT, OFF(max_output_bytes), 1024,
+     1LL << 40, "1073741824", "most unsent reply bytes per client before it is dropped"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0) return &opts[i];
+    return NULL;
+}
+
+/* Parses a size or count with an optional k/m/g suffix (powers of 1024). */
+static int parse_number(const char *s, long long *out)
+{
+    size_t len = strlen(s);
+    long long mult = 1;
+    if (len > 1) {
+        char c = (char)tolower((unsigned char)s[len - 1]);
+        if (c == 'k') mult = 1024;
+        if (c == 'm') mult = 1024 * 1024;
+        if (c == 'g') mult = 1024 * 1024 * 1024;
+        if (mult != 1) len--;
+    }
+    long long v;
+    if (util_str2ll(s, len, &v) != 0) return -1;
+    if (v > LLONG_MAX / mult || v < LLONG_MIN / mult) return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int set_opt(struct config *cfg, const struct opt *o, const char *val, const char *origin,
+                   struct kv_err *err)
+{
+    char *field = (char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_INT: {
+        long long v;
+        if (parse_number(val, &v) != 0 || v < o->min || v > o->max)
+            return kv_err_set(err, KV_EINVAL,
+                              "invalid value '%s' for %s%s (expected an integer %lld..%lld)", val,
+                              origin, o->name, o->min, o->max);
+        *(long long *)field = v;
+        return 0;
+    }
+    case OPT_STR:
+        if (strlen(val) >= CFG_STR_MAX)
+            return kv_err_set(err, KV_EINVAL, "value for %s%s is too long", origin, o->name);
+        strcpy(field, val);
+        return 0;
+    case OPT_LEVEL:
+        if (log_parse_level(val, (enum log_level *)field) != 0)
+            return kv_err_set(err, KV_EINVAL,
+                              "invalid value '%s' for %s%s (expected error, warn, info or debug)",
+                              val, origin, o->name);
+        return 0;
+    }
+    return kv_err_set(err, KV_EINVAL, "bad option type");
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "Usage: panda-server [OPTIONS]\n\n"
+                 "Panda: a Redis-compatible key-value server.\n\nOptions (flag, environment "
+                 "variable, default):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s %s", opts[i].name,
+                 opts[i].type == OPT_INT ? "N" : "VALUE");
+        fprintf(out, "  %-28s %s", flag, opts[i].help);
+        if (opts[i].env) fprintf(out, " [%s]", opts[i].env);
+        if (opts[i].def[0]) fprintf(out, " (default %s)", opts[i].def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-28s %s\n  %-28s %s\n\n", "--help", "show this help and exit", "--version",
+            "show the version and exit");
+    fprintf(out, "Precedence: flag > environment > config file > default. Sizes accept k, m, g.\n"
+                 "Exit status: 0 after a clean shutdown (SIGINT, SIGTERM, SHUTDOWN), 1 on a "
+                 "runtime failure, 2 on a bad option.\n");
+}
+
+/* Strips leading/trailing blanks in place and returns the start. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+/* Splits "name value" (value optionally in double quotes); returns -1 if there is no value. */
+static int split_line(char *line, char **name, char **value)
+{
+    char *p = line;
+    while (*p && !isspace((unsigned char)*p)) p++;
+    if (!*p) return -1;
+    *p++ = '\0';
+    *name = line;
+    *value = trim(p);
+    size_t n = strlen(*value);
+    if (n >= 2 && (*value)[0] == '"' && (*value)[n - 1] == '"') {
+        (*value)[n - 1] = '\0';
+        (*value)++;
+    }
+    return 0;
+}
+
+static int load_file(struct config *cfg, const char *path, struct kv_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return kv_err_sys(err, "cannot open config file %s", path);
+    char line[CFG_LINE_MAX];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line), *name, *value;
+        if (*s == '\0' || *s == '#') continue;
+        const struct opt *o;
+        if (split_line(s, &name, &value) != 0) {
+            rc = kv_err_set(err, KV_EINVAL, "%s:%d: expected `name value`, got '%s'", path,
+                            lineno, s);
+        } else if (!(o = find_opt(name, strlen(name))) || strcmp(name, "config") == 0) {
+            rc = kv_err_set(err, KV_EINVAL, "%s:%d: unknown setting '%s'", path, lineno, name);
+        } else {
+            char origin[CFG_STR_MAX + 32];
+            snprintf(origin, sizeof(origin), "%s:%d: ", path, lineno);
+            rc = set_opt(cfg, o, value, origin, err);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int load_env(struct config *cfg, struct kv_err *err)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+        if (!v) continue;
+        char origin[64];
+        snprintf(origin, sizeof(origin), "%s for --", opts[i].env);
+        if (set_opt(cfg, &opts[i], v, origin, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Walks argv; for each `--name value` or `--name=value` calls apply (NULL: validate only). */
+static int walk_flags(struct config *cfg, int argc, char **argv, int apply, struct kv_err *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            return kv_err_set(err, KV_EINVAL, "unexpected argument '%s' (see --help)", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if ((nlen == 4 && !memcmp(name, "help", 4)) || (nlen == 7 && !memcmp(name, "version", 7)))
+            continue;
+        const struct opt *o = find_opt(name, nlen);
+        if (!o) return kv_err_set(err, KV_EINVAL, "unknown option '--%.*s' (see --help)",
+                                  (int)nlen, name);
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
+            if (i + 1 >= argc)
+                return kv_err_set(err, KV_EINVAL, "option '--%s' needs a value", o->name);
+            val = argv[++i];
+        }
+        if (apply && set_opt(cfg, o, val, "--", err) != 0) return -1;
+    }
+    return 0;
+}
+
+static int has_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0) return 1;
+    return 0;
+}
+
+int cfg_load(struct config *cfg, int argc, char **argv, FILE *out, struct kv_err *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++)
+        if (set_opt(cfg, &opts[i], opts[i].def, "default ", err) != 0) return CFG_ERROR;
+    if (walk_flags(cfg, argc, argv, 0, err) != 0) return CFG_ERROR;
+    if (has_flag(argc, argv, "--help")) {
+        print_help(out);
+        return CFG_EXIT;
+    }
+    if (has_flag(argc, argv, "--version")) {
+        fprintf(out, "panda-server %s\n", PANDA_VERSION);
+        return CFG_EXIT;
+    }
+    /* Find the config file from the flags alone, then layer file < env < flags. */
+    struct config flags_only = *cfg;
+    if (walk_flags(&flags_only, argc, argv, 1, err) != 0) return CFG_ERROR;
+    if (flags_only.config_file[0] && load_file(cfg, flags_only.config_file, err) != 0)
+        return CFG_ERROR;
+    if (load_env(cfg, err) != 0) return CFG_ERROR;
+    if (walk_flags(cfg, argc, argv, 1, err) != 0) return CFG_ERROR;
+    return CFG_RUN;
+}

@@ -1,0 +1,307 @@
+/* server.c - process set-up, timers, accepting clients and graceful shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "conn.h"
+#include "log.h"
+#include "multi.h"
+#include "net.h"
+
+/* Most connections accepted per readable event on the listening socket. */
+#define SRV_ACCEPT_BATCH 1000
+/* Most read passes per client while draining input at shutdown. */
+#define SRV_SHUTDOWN_READS 16
+
+struct server g_srv;
+
+static int spare_fd = -1; /* kept open to recover from EMFILE (see accept_one) */
+
+void srv_mark_pending(struct server *s, struct conn *c)
+{
+    if (c->flags & CONN_PENDING_WRITE) return;
+    c->flags |= CONN_PENDING_WRITE;
+    c->pend_next = s->pending;
+    s->pending = c;
+}
+
+/* Writes every queued reply; clients whose socket is full wait for EV_WRITABLE. */
+static void flush_pending(struct server *s)
+{
+    struct conn *c = s->pending;
+    s->pending = NULL;
+    while (c) {
+        struct conn *next = c->pend_next;
+        c->flags &= ~CONN_PENDING_WRITE;
+        c->pend_next = NULL;
+        conn_write(c);
+        c = next;
+    }
+}
+
+static void before_sleep(struct ev_loop *loop, void *data)
+{
+    (void)loop;
+    flush_pending(data);
+}
+
+static void reject_client(struct server *s, int fd)
+{
+    static const char msg[] = "-ERR max number of clients reached\r\n";
+    ssize_t w = write(fd, msg, sizeof(msg) - 1); /* best effort: the socket is fresh */
+    (void)w;
+    close(fd);
+    s->st.rejected_connections++;
+}
+
+/* Accepts one connection; returns 0 to continue, 1 when none is waiting. */
+static int accept_one(struct server *s)
+{
+    char peer[NET_ADDR_MAX];
+    struct kv_err err;
+    int fd = net_accept(s->listen_fd, peer, sizeof(peer), &err);
+    if (fd == -2) return 1;
+    if (fd < 0) {
+        if (err.sys_errno == EMFILE || err.sys_errno == ENFILE) {
+            /* Out of fds: free the spare, accept and drop one client so the listening
+             * socket does not stay readable forever, then take the spare back. */
+            log_warn("accept: %s; dropping a connection", err.msg);
+            close(spare_fd);
+            fd = accept(s->listen_fd, NULL, NULL);
+            if (fd >= 0) reject_client(s, fd);
+            spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            return 1;
+        }
+        log_warn("%s", err.msg);
+        return 1; /* keep serving; a later readable event retries */
+    }
+    s->st.total_connections++;
+    if (s->nclients >= (size_t)s->cfg.max_clients) {
+        reject_client(s, fd);
+        return 0;
+    }
+    struct conn *c = conn_new(s, fd, peer);
+    if (c) log_debug("client %llu connected from %s", (unsigned long long)c->id, peer);
+    return 0;
+}
+
+static void on_accept(struct ev_loop *loop, int fd, void *data, int mask)
+{
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    for (int i = 0; i < SRV_ACCEPT_BATCH; i++)
+        if (accept_one(data) != 0) break;
+}
+
+static void on_signal(struct ev_loop *loop, int fd, void *data, int mask)
+{
+    (void)loop;
+    (void)mask;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        srv_request_shutdown(data, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void srv_request_shutdown(struct server *s, const char *why)
+{
+    if (!s->shutdown_asked) log_info("shutdown requested (%s)", why);
+    s->shutdown_asked = 1;
+    ev_stop(s->loop);
+}
+
+static void cron(struct ev_loop *loop, void *data)
+{
+    (void)loop;
+    struct server *s = data;
+    s->ks.now_ms = util_mstime();
+    int64_t start = util_monotonic_us();
+    while (ks_expire_cycle(&s->ks, 100) == 100 &&
+           util_monotonic_us() - start < SRV_EXPIRE_CYCLE_US) {
+    }
+    ks_maintain(&s->ks, SRV_REHASH_CYCLE_US);
+}
+
+static void on_wakeup(struct ev_loop *loop, void *data)
+{
+    (void)loop;
+    bg_reap(((struct server *)data)->bg);
+}
+
+static void free_table_job(void *arg)
+{
+    ks_free_table(arg);
+    kv_free(arg);
+}
+
+static void free_async(void *ctx, struct ht *old)
+{
+    bg_submit(((struct server *)ctx)->bg, free_table_job, NULL, old);
+}
+
+/* mkdir -p for the data dir. */
+static int make_dirs(const char *path, struct kv_err *err)
+{
+    char tmp[CFG_STR_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return kv_err_sys(err, "cannot create directory %s", tmp);
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return kv_err_sys(err, "cannot create data dir %s", tmp);
+    return 0;
+}
+
+/* Takes an exclusive lock on the data dir so that two servers never share it. */
+static int lock_data_dir(struct server *s, struct kv_err *err)
+{
+    s->lock_fd = open(s->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->lock_fd < 0) return kv_err_sys(err, "cannot open data dir %s", s->cfg.data_dir);
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return kv_err_set(err, KV_EINVAL,
+                              "data dir %s is in use by another panda-server process",
+                              s->cfg.data_dir);
+        return kv_err_sys(err, "cannot lock data dir %s", s->cfg.data_dir);
+    }
+    return 0;
+}
+
+/* Raises the open-file limit to fit max-clients, lowering max-clients if it cannot. */
+static void fit_fd_limit(struct server *s)
+{
+    rlim_t want = (rlim_t)s->cfg.max_clients + SRV_FD_RESERVE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur >= want) return;
+    struct rlimit nr = {want, rl.rlim_max >= want ? rl.rlim_max : want};
+    if (setrlimit(RLIMIT_NOFILE, &nr) == 0) return;
+    nr.rlim_cur = nr.rlim_max = rl.rlim_max; /* not root: take what the hard limit allows */
+    if (setrlimit(RLIMIT_NOFILE, &nr) == 0) rl.rlim_cur = rl.rlim_max;
+    long long fit = (long long)rl.rlim_cur - SRV_FD_RESERVE;
+    if (fit < 1) fit = 1;
+    log_warn("open-file limit %llu is too low for max-clients %lld; serving at most %lld clients",
+             (unsigned long long)rl.rlim_cur, s->cfg.max_clients, fit);
+    s->cfg.max_clients = fit;
+}
+
+static int setup_signals(struct server *s, struct kv_err *err)
+{
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return kv_err_sys(err, "sigprocmask");
+    s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->signal_fd < 0) return kv_err_sys(err, "signalfd");
+    return ev_add(s->loop, s->signal_fd, EV_READABLE, on_signal, s, err);
+}
+
+int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->listen_fd = s->signal_fd = s->lock_fd = -1;
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = (uint64_t)util_ustime();
+    ht_seed(seed);
+    srandom((unsigned)seed);
+    cmd_init();
+    if (make_dirs(s->cfg.data_dir, err) != 0 || lock_data_dir(s, err) != 0) return -1;
+    fit_fd_limit(s);
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s->loop = ev_new((int)s->cfg.max_clients + SRV_FD_RESERVE, err);
+    if (!s->loop) return -1;
+    s->listen_fd = net_listen(s->cfg.bind, (int)s->cfg.port, err);
+    if (s->listen_fd < 0) return -1;
+    if (ev_add(s->loop, s->listen_fd, EV_READABLE, on_accept, s, err) != 0) return -1;
+    if (setup_signals(s, err) != 0) return -1;
+    s->bg = bg_new(s->loop, err);
+    if (!s->bg || ev_set_wakeup(s->loop, on_wakeup, s, err) != 0) return -1;
+    ks_init(&s->ks);
+    s->ks.on_touch = watch_touch;
+    s->ks.touch_ctx = s;
+    s->ks.free_async = free_async;
+    s->ks.free_ctx = s;
+    watch_init(s);
+    s->read_buf = kv_malloc(SRV_READ_BUF);
+    s->start_ms = util_mstime();
+    ev_set_before_sleep(s->loop, before_sleep, s);
+    kv_assert(ev_timer(s->loop, 1000 / SRV_HZ, cron, s) == 0);
+    return 0;
+}
+
+/* Runs what clients already sent, then writes all replies, for at most the flush deadline. */
+static void drain_clients(struct server *s)
+{
+    for (int pass = 0; pass < SRV_SHUTDOWN_READS; pass++) {
+        for (struct conn *c = s->clients, *next; c; c = next) {
+            next = c->next;
+            if (!(c->flags & (CONN_CLOSE_ASAP | CONN_CLOSE_AFTER_REPLY))) conn_read_and_run(c);
+            if (c->flags & CONN_CLOSE_ASAP) conn_close(c);
+        }
+    }
+    int64_t deadline = util_monotonic_us() + SRV_SHUTDOWN_FLUSH_MS * 1000LL;
+    for (;;) {
+        for (struct conn *c = s->clients; c; c = c->next)
+            if (conn_pending_bytes(c) > 0) srv_mark_pending(s, c);
+        flush_pending(s);
+        size_t left = 0;
+        for (struct conn *c = s->clients; c; c = c->next) left += conn_pending_bytes(c) > 0;
+        if (left == 0) break;
+        if (util_monotonic_us() > deadline) {
+            log_warn("shutdown: %zu clients did not read their replies in time", left);
+            break;
+        }
+        usleep(1000);
+    }
+}
+
+static void srv_deinit(struct server *s)
+{
+    while (s->clients) conn_close(s->clients);
+    bg_free(s->bg);
+    ks_deinit(&s->ks);
+    watch_deinit(s);
+    kv_free(s->read_buf);
+    if (s->signal_fd >= 0) close(s->signal_fd);
+    if (s->lock_fd >= 0) close(s->lock_fd);
+    if (spare_fd >= 0) close(spare_fd);
+    ev_free(s->loop);
+}
+
+int srv_run(struct server *s)
+{
+    log_info("Panda %s ready: listening on %s:%lld, data dir %s, max %lld clients (pid %d)",
+             PANDA_VERSION, s->cfg.bind, s->cfg.port, s->cfg.data_dir, s->cfg.max_clients,
+             (int)getpid());
+    struct kv_err err;
+    int rc = ev_run(s->loop, &err);
+    if (rc != 0) log_error("event loop failed: %s", err.msg);
+    ev_del(s->loop, s->listen_fd, EV_READABLE);
+    close(s->listen_fd);
+    s->listen_fd = -1;
+    drain_clients(s);
+    size_t left = s->nclients;
+    srv_deinit(s);
+    log_info("Panda stopped (%zu clients were connected); bye", left);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,77 @@
+/*
+ * server.h - the server process: struct server (the one mutable global), start-up, the
+ * event loop's timers and hooks, and graceful shutdown.
+ *
+ * Threads: everything here runs on the event-loop thread, except the background worker
+ * (bg.h), which only ever sees what a job hands it.
+ *
+ * Start-up: srv_init loads nothing yet but the config; it creates the data dir, takes an
+ * exclusive lock on it (two servers never share a data dir), raises the open-file limit to
+ * fit max-clients, listens, and installs signal handling through a signalfd.
+ * Shutdown (SIGINT, SIGTERM, SHUTDOWN): stop accepting, read and run what clients already
+ * sent, write every pending reply (for at most SRV_SHUTDOWN_FLUSH_MS), exit 0.
+ */
+#ifndef PANDA_SERVER_H
+#define PANDA_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg.h"
+#include "config.h"
+#include "ev.h"
+#include "ht.h"
+#include "ks.h"
+
+#define SRV_HZ                 10    /* cron runs per second */
+#define SRV_READ_BUF           65536 /* shared read buffer */
+#define SRV_FD_RESERVE         64    /* fds kept for files, listeners, epoll, signals */
+#define SRV_EXPIRE_CYCLE_US    1000  /* time budget of active expiry per cron run */
+#define SRV_REHASH_CYCLE_US    1000  /* time budget of rehashing per cron run */
+#define SRV_SHUTDOWN_FLUSH_MS  5000  /* longest wait for slow readers at shutdown */
+
+struct srv_stats {
+    uint64_t total_connections;
+    uint64_t rejected_connections;
+    uint64_t total_commands;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t net_input_bytes;
+    uint64_t net_output_bytes;
+    uint64_t protocol_errors;
+    uint64_t output_limit_disconnections;
+};
+
+struct server {
+    struct config cfg;
+    struct ev_loop *loop;
+    struct bg *bg;
+    int listen_fd;
+    int signal_fd;
+    int lock_fd;
+    struct ks ks;
+    struct ht watched; /* key -> clients WATCHing it (cmd_multi.c) */
+    struct conn *clients;
+    struct conn *pending;
+    size_t nclients;
+    uint64_t next_client_id;
+    int64_t start_ms;
+    int64_t start_us_mono;
+    int shutdown_asked;
+    char *read_buf; /* SRV_READ_BUF bytes shared by all reads */
+    struct srv_stats st;
+};
+
+extern struct server g_srv; /* the one instance; code reaches it through pointers */
+
+/* Sets up everything from cfg; returns 0, or -1 with err filled. */
+int srv_init(struct server *s, const struct config *cfg, struct kv_err *err);
+/* Runs until shutdown; returns the process exit status. */
+int srv_run(struct server *s);
+/* Asks for a graceful shutdown after the current event. */
+void srv_request_shutdown(struct server *s, const char *why);
+
+/* Queues c for the next flush of pending replies. */
+void srv_mark_pending(struct server *s, struct conn *c);
+
+#endif
