@@ -317,7 +317,7 @@ static void ttl_generic(struct conn *c, int ms, int absolute)
     }
     long long t = absolute ? v.expire_ms : v.expire_ms - ks->now_ms;
     if (t < 0) t = 0;
-    if (!ms) t = absolute ? t / 1000 : (t + 500) / 1000;
+    if (!ms) t = (t + 500) / 1000; /* Redis rounds both TTL and EXPIRETIME */
     rep_int(&c->rep, t);
 }
 
@@ -372,7 +372,7 @@ void cmd_select(struct conn *c)
     long long db;
     if (arg_ll(c, &c->argv[1], &db) != 0) return;
     if (db != 0) {
-        rep_err(&c->rep, "ERR DB index is out of range (Panda has only database 0)");
+        rep_err(&c->rep, "ERR DB index is out of range"); /* Redis's text; Panda has only db 0 */
         return;
     }
     rep_ok(&c->rep);

@@ -105,6 +105,11 @@ void cmd_set(struct conn *c)
     if (parse_set_opts(c, &flags, &when) != 0) return;
     struct ks *ks = cmd_ks(c);
     const struct sv *key = &c->argv[1], *val = &c->argv[2];
+    if (!(flags & (SET_GET | SET_NX | SET_XX))) { /* the common case: one lookup */
+        ks_put(ks, key->p, key->len, val->p, val->len, flags & SET_KEEPTTL ? KS_KEEP_TTL : when);
+        rep_ok(&c->rep);
+        return;
+    }
     struct ks_entry *old = ks_get(ks, key->p, key->len);
     if (flags & SET_GET) reply_entry(c, old);
     if (((flags & SET_NX) && old) || ((flags & SET_XX) && !old)) {

@@ -261,18 +261,56 @@ int ks_install(struct ks *ks, struct ks_entry *e)
     return replaced;
 }
 
+/* Overwrites the value of the live entry at pos in place when the layout allows (same
+ * value length, same TTL presence); returns 1 if it did. */
+static int overwrite_in_place(struct ks *ks, const struct ht_pos *pos, const char *val,
+                              size_t vlen, int64_t expire_ms)
+{
+    struct ks_entry *e = (struct ks_entry *)*pos->slot;
+    struct ks_view v;
+    ks_view(e, &v);
+    if (v.vlen != vlen || has_ttl(e) != (expire_ms >= 0)) return 0;
+    if (vlen) memcpy(v.val, val, vlen);
+    if (expire_ms >= 0 && expire_ms != v.expire_ms) {
+        memcpy(e->d + 1, &expire_ms, sizeof(expire_ms));
+        size_t i = entry_heap_idx(e);
+        ks->heap[i].when_ms = expire_ms;
+        heap_sift_up(ks, i);
+        heap_sift_down(ks, entry_heap_idx(e));
+    }
+    return 1;
+}
+
 int ks_put(struct ks *ks, const char *key, size_t klen, const char *val, size_t vlen,
            int64_t expire_ms)
 {
-    if (expire_ms == KS_KEEP_TTL) {
-        struct ks_entry *old = ks_get(ks, key, klen);
-        expire_ms = old ? entry_expire(old) : KS_NO_TTL;
+    uint64_t hash = ht_hash_bytes(key, klen);
+    struct ht_pos pos;
+    int found = ht_find(&ks->table, key, klen, hash, &pos);
+    if (found && expired(ks, (struct ks_entry *)*pos.slot)) {
+        expire_at(ks, &pos);
+        found = 0;
+    }
+    if (expire_ms == KS_KEEP_TTL)
+        expire_ms = found ? entry_expire((struct ks_entry *)*pos.slot) : KS_NO_TTL;
+    if (found && overwrite_in_place(ks, &pos, val, vlen, expire_ms)) {
+        touched(ks, key, klen);
+        return 1;
     }
     struct ks_entry *e = ks_entry_new(key, klen, vlen, expire_ms);
     struct ks_view v;
     ks_view(e, &v);
     if (vlen) memcpy(v.val, val, vlen);
-    return ks_install(ks, e);
+    if (found) {
+        struct ks_entry *old = (struct ks_entry *)ht_replace(&ks->table, &pos, &e->node);
+        if (has_ttl(old)) heap_remove(ks, old);
+        kv_free(old);
+    } else {
+        ht_insert(&ks->table, &e->node, hash);
+    }
+    if (has_ttl(e)) heap_add(ks, e);
+    touched(ks, key, klen);
+    return found;
 }
 
 int ks_del(struct ks *ks, const char *key, size_t klen)

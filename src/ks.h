@@ -91,7 +91,9 @@ struct ks_entry *ks_entry_new(const char *key, size_t klen, size_t vlen, int64_t
  * dropped: callers that keep a TTL pass it to ks_entry_new). Returns 1 if it replaced a
  * live key, 0 if it created one. */
 int ks_install(struct ks *ks, struct ks_entry *e);
-/* Convenience: ks_entry_new + copy + ks_install. expire_ms may be KS_KEEP_TTL. */
+/* Sets key to val with the given expiry (KS_NO_TTL, KS_KEEP_TTL or an absolute ms time):
+ * one lookup, and no allocation when the old value has the same length and TTL presence.
+ * Returns 1 if it replaced a live key. */
 int ks_put(struct ks *ks, const char *key, size_t klen, const char *val, size_t vlen,
            int64_t expire_ms);
 

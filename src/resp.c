@@ -139,8 +139,10 @@ static int parse_multibulk(struct resp_parser *p, char *buf, size_t len, size_t 
 int resp_parse(struct resp_parser *p, char *buf, size_t len, size_t *consumed)
 {
     if (len == 0) return RESP_AGAIN;
+    int fresh = p->mb_left < 0 && p->pos == 0;
+    if (fresh) p->argc = 0; /* the previous command's arguments are no longer needed */
     int rc;
-    if (p->mb_left < 0 && p->pos == 0 && buf[0] != '*')
+    if (fresh && buf[0] != '*')
         rc = parse_inline(p, buf, len, consumed);
     else
         rc = parse_multibulk(p, buf, len, consumed);

@@ -88,8 +88,10 @@ int util_str2ld(const char *s, size_t len, long double *out)
     char *end;
     errno = 0;
     long double v = strtold(tmp, &end);
-    if ((size_t)(end - tmp) != len || isnan(v) || isinf(v)) return -1;
-    if (errno == ERANGE && v == 0) return -1; /* underflow is fine, overflow is caught by isinf */
+    if ((size_t)(end - tmp) != len || isnan(v)) return -1;
+    /* Like Redis: "inf" is a number, but a finite literal that overflows or underflows
+     * is not. */
+    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) return -1;
     *out = v;
     return 0;
 }

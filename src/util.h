@@ -3,7 +3,8 @@
  *
  * Parsers follow Redis's rules exactly (they decide which values INCR and friends accept):
  * util_str2ll rejects empty strings, spaces, a leading '+', leading zeros and overflow;
- * util_str2ld rejects spaces, NaN and infinities. No function allocates. Thread-safe.
+ * util_str2ld rejects leading spaces, NaN and finite literals that overflow (but, as Redis,
+ * accepts "inf"). No function allocates. Thread-safe.
  */
 #ifndef PANDA_UTIL_H
 #define PANDA_UTIL_H
@@ -32,7 +33,7 @@ int util_str2ll(const char *s, size_t len, long long *out);
 /* Writes v in decimal; returns the length (no NUL counted). buf must hold UTIL_LL_STR_MAX. */
 size_t util_ll2str(char *buf, long long v);
 
-/* Returns 0 and sets *out when s[0..len) is a finite number strtold accepts whole. */
+/* Returns 0 and sets *out when s[0..len) is a number strtold accepts whole (see above). */
 int util_str2ld(const char *s, size_t len, long double *out);
 
 /* Formats v as Redis's INCRBYFLOAT does (fixed notation, trailing zeros removed).
