@@ -39,7 +39,7 @@ const struct cmd_def *cmd_lookup(const char *name, size_t len)
     uint32_t slot = name_hash(low, len) & (CMD_INDEX_SIZE - 1);
     while (cmd_index[slot] >= 0) {
         const struct cmd_def *d = &cmd_table[cmd_index[slot]];
-        if (memcmp(d->name, low, len) == 0 && d->name[len] == '\0') return d;
+        if (strcmp(d->name, low) == 0) return d;
         slot = (slot + 1) & (CMD_INDEX_SIZE - 1);
     }
     return NULL;

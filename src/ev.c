@@ -89,7 +89,7 @@ void ev_del(struct ev_loop *loop, int fd, int mask)
 {
     if (fd < 0 || fd >= loop->setsize) return;
     struct ev_file *f = &loop->files[fd];
-    if (f->mask == EV_NONE) return;
+    if ((f->mask & mask) == 0) return; /* nothing to remove: no syscall */
     int left = f->mask & ~mask;
     struct epoll_event ee = {.events = to_epoll(left), .data.fd = fd};
     /* Errors are ignored on purpose: the fd may already be closed, which removed it. */

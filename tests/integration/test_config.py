@@ -225,3 +225,23 @@ def test_log_level_error_is_quiet(server_factory, tmp_path):
     srv.stop()
     for line in srv.stderr_text().splitlines():
         assert LOG_RE.match(line) and "[error]" in line, line
+
+
+def test_unknown_config_file_name(tmp_path):
+    cfg = tmp_path / "unknown.conf"
+    cfg.write_text("port %d\nbogus-setting 1\n" % free_port())
+    line = one_line_error(run_bin(["--config", str(cfg)], cwd=tmp_path))
+    assert "bogus-setting" in line
+
+
+def test_bad_env_log_level(tmp_path):
+    line = one_line_error(run_bin(["--port", str(free_port())], env={"PANDA_LOG": "loud"}, cwd=tmp_path))
+    assert "loud" in line
+
+
+def test_port_in_use_fails(server_factory, tmp_path):
+    srv = server_factory()
+    p = run_bin(["--port", str(srv.port), "--data-dir", str(tmp_path / "other")], cwd=tmp_path)
+    assert p.returncode not in (0, None)
+    assert p.stderr, "no error message when the port is taken"
+    assert ping(srv.port) == "PONG"

@@ -208,3 +208,28 @@ def test_info_keyspace_expires(r):
     info = r.info("keyspace")
     assert info["db0"]["keys"] == 2
     assert info["db0"]["expires"] == 1
+
+
+def test_ttl_rounds_to_nearest_second(r):
+    # Redis returns (ms + 500) / 1000
+    r.set("k", "v")
+    r.pexpire("k", 1700)
+    assert r.ttl("k") == 2
+    r.pexpire("k", 1300)
+    assert r.ttl("k") == 1
+    r.pexpire("k", 400)
+    assert r.ttl("k") == 0
+
+
+def test_expire_on_expired_key(r):
+    r.execute_command("SET", "k", "v", "PX", 30)
+    time.sleep(0.08)
+    assert r.expire("k", 100) == 0
+    assert r.persist("k") == 0
+    assert r.exists("k") == 0
+
+
+def test_rename_expired_source(r, rc):
+    r.execute_command("SET", "k", "v", "PX", 30)
+    time.sleep(0.08)
+    assert rc.err("RENAME", "k", "x") == "ERR no such key"

@@ -270,3 +270,22 @@ def test_select(r, rc):
 def test_select_nonzero_rejected(rc):
     assert rc.err("SELECT", "1") == "ERR DB index is out of range"
     assert rc.cmd("PING") == "PONG"
+
+
+def test_keys_glob_edge_cases(r):
+    names = [b"a", b"b", b"z", b"-", b"]", b"[", b"\\", b"ab", b"a[", b"abc", b"x]y"]
+    fill(r, names)
+
+    def keys(pat):
+        return sorted(r.keys(pat))
+
+    assert keys("[z-a]") == [b"a", b"b", b"z"]      # reversed range is swapped
+    assert keys("[]]") == []  # Redis: "[]" is an empty set that matches nothing
+    assert keys("[\\]]") == [b"]"]
+    assert keys("\\[") == [b"["]
+    assert keys("a\\[") == [b"a["]
+    assert keys("\\\\") == [b"\\"]
+    assert keys("**c") == [b"abc"]
+    assert keys("*?*?*") == sorted([b"ab", b"a[", b"abc", b"x]y"])
+    assert keys("x]y") == [b"x]y"]
+    assert keys("[^a-y]") == sorted([b"z", b"-", b"]", b"[", b"\\"])

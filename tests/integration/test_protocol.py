@@ -381,3 +381,21 @@ def test_many_connections_interleaved(server):
         s.sendall(encode_command("GET", "c%d" % i))
         assert recv_exact(s, 8) == b"$2\r\nv%d\r\n" % i
         s.close()
+
+
+def test_inline_odd_escapes(server, r):
+    s = server.raw()
+    s.sendall(b'SET k1 "\\xZZ\\q\\a\\b"\r\n')
+    expect(s, b"+OK\r\n")
+    s.close()
+    assert r.get("k1") == b"xZZq\x07\x08"
+
+
+def test_commands_after_quit_not_executed(server, r):
+    s = server.raw()
+    s.sendall(b"SET a 1\r\nQUIT\r\nSET b 2\r\n")
+    data, closed = recv_until_closed(s, 5.0)
+    s.close()
+    assert data == b"+OK\r\n+OK\r\n" and closed
+    assert r.get("a") == b"1"
+    assert r.exists("b") == 0

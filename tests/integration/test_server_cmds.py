@@ -390,3 +390,43 @@ def test_resp3_reply_shapes(server):
         assert first_line("EXEC") == b"_"
     finally:
         c.close()
+
+
+def test_resp3_verbatim_info(server):
+    c = RawClient(server.port)
+    try:
+        c.cmd("HELLO", "3")
+        c.send(encode_command("INFO", "server"))
+        line = c.reader.read_line()
+        assert line.startswith(b"="), line
+        body = c.reader.read_bytes(int(line[1:]))
+        assert body.startswith(b"txt:# Server\r\n")
+        c.send(encode_command("CLIENT", "INFO"))
+        line = c.reader.read_line()
+        assert line.startswith(b"="), line
+        body = c.reader.read_bytes(int(line[1:]))
+        assert body.startswith(b"txt:id=")
+        assert c.cmd("PING") == "PONG"
+    finally:
+        c.close()
+
+
+def test_config_get_multiple_patterns(rc):
+    # Redis 7.0 accepts several parameters in one CONFIG GET
+    reply = rc.cmd("CONFIG", "GET", "maxclients", "no-such-param")
+    assert reply[0::2] == [b"maxclients"]
+
+
+def test_client_ids_increase(server):
+    ids = []
+    for _ in range(5):
+        c = RawClient(server.port)
+        ids.append(c.cmd("CLIENT", "ID"))
+        c.close()
+    assert ids == sorted(ids) and len(set(ids)) == 5
+
+
+def test_hello_setname(rc):
+    reply = rc.cmd("HELLO", "2", "SETNAME", "viahello")
+    assert isinstance(reply, list)
+    assert rc.cmd("CLIENT", "GETNAME") == b"viahello"

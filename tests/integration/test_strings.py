@@ -477,3 +477,49 @@ def test_commands_case_insensitive(r):
     assert r.execute_command("set", "k", "v") is True
     assert r.execute_command("gEt", "k") == b"v"
     assert r.execute_command("STRLEN", "k") == 1
+
+
+@pytest.mark.parametrize("val", ["-0", "+10", "1e3", "0x1", " 5", "5 ", "--1", "9223372036854775808"])
+def test_integer_argument_parsing(rc, val):
+    # Redis' string2ll: no sign '+', no '-0', no spaces, no exponents, within int64.
+    assert rc.err("INCRBY", "n", val) == NOTINT
+    assert rc.err("SET", "k", "v", "EX", val) == NOTINT
+    assert rc.cmd("EXISTS", "n", "k") == 0
+
+
+def test_integer_argument_extremes(r, rc):
+    assert rc.cmd("INCRBY", "n", "-9223372036854775808") == -9223372036854775808
+    assert rc.cmd("SET", "m", "0") == "OK"
+    assert rc.cmd("DECRBY", "m", "-9223372036854775807") == 9223372036854775807
+    # DECRBY cannot negate LLONG_MIN; Redis 7.0 has a dedicated message for it
+    assert rc.err("DECRBY", "z", "-9223372036854775808") == "ERR decrement would overflow"
+
+
+def test_unknown_command_long_args_truncated(rc):
+    err = rc.err("nosuch", "a" * 300, "b")
+    assert err.startswith("ERR unknown command 'nosuch', with args beginning with: 'aaaa")
+    # Redis stops adding arguments at ~128 bytes of quoted args
+    assert len(err) < 250
+    assert "'b'" not in err
+    assert rc.cmd("PING") == "PONG"
+
+
+def test_unknown_command_with_crlf_stays_framed(rc):
+    err = rc.err("bad\r\ncmd", "x\r\ny")
+    assert "\r" not in err and "\n" not in err
+    assert err.startswith("ERR unknown command 'bad  cmd'")
+    assert rc.cmd("PING") == "PONG"
+
+
+def test_msetnx_duplicate_keys(r):
+    assert r.execute_command("MSETNX", "a", "1", "a", "2") == 1
+    assert r.get("a") == b"2"
+
+
+def test_getrange_extremes(r):
+    r.set("k", "abc")
+    assert r.getrange("k", 0, 9223372036854775807) == b"abc"
+    assert r.getrange("k", -9223372036854775808, -1) == b"abc"
+    assert r.getrange("k", 9223372036854775807, 9223372036854775807) == b""
+    r.set("e", "")
+    assert r.getrange("e", 0, -1) == b""
