@@ -11,12 +11,13 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SRC      := $(wildcard src/*.c)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 CLI_SRC  := $(wildcard cli/*.c)
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_SRC := $(filter-out tests/unit/test_cli_reader.c,$(wildcard tests/unit/test_*.c))
+CLI_LIB  := $(filter-out cli/panda-cli.c,$(CLI_SRC))
 
 REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC))
 ASAN_OBJ := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
-UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC)) build/unit/test_cli_reader
 
 PY       := /usr/bin/python3
 PYTEST   := $(PY) -m pytest -q -p no:cacheprovider
@@ -51,6 +52,9 @@ build/asan/%.o: src/%.c $(wildcard src/*.h) | build/asan
 
 build/unit/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB) | build/unit
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(LDLIBS)
+
+build/unit/test_cli_reader: tests/unit/test_cli_reader.c tests/unit/tap.h $(CLI_LIB) $(wildcard cli/*.h) | build/unit
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Icli -Itests/unit -o $@ $< $(CLI_LIB) $(LDLIBS)
 
 bin build/rel build/asan build/unit:
 	mkdir -p $@

@@ -28,7 +28,8 @@ static void *worker(void *p)
     struct bg *bg = p;
     pthread_mutex_lock(&bg->mu);
     for (;;) {
-        while (!bg->head && !bg->stop) pthread_cond_wait(&bg->cv_work, &bg->mu);
+        while (!bg->head && !bg->stop)
+            pthread_cond_wait(&bg->cv_work, &bg->mu);
         if (!bg->head) break;
         struct bg_job *job = bg->head;
         bg->head = job->next;
@@ -68,7 +69,8 @@ void bg_submit(struct bg *bg, bg_run_fn *run, bg_done_fn *done, void *arg)
     *job = (struct bg_job){run, done, arg, NULL};
     pthread_mutex_lock(&bg->mu);
     kv_assert(!bg->stop);
-    while (bg->queued >= BG_QUEUE_MAX) pthread_cond_wait(&bg->cv_space, &bg->mu);
+    while (bg->queued >= BG_QUEUE_MAX)
+        pthread_cond_wait(&bg->cv_space, &bg->mu);
     if (bg->tail)
         bg->tail->next = job;
     else

@@ -16,7 +16,8 @@ static short cmd_index[CMD_INDEX_SIZE];
 static uint32_t name_hash(const char *s, size_t len)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
@@ -27,7 +28,8 @@ void cmd_init(void)
     for (size_t i = 0; cmd_table[i].name; i++) {
         const char *n = cmd_table[i].name;
         uint32_t slot = name_hash(n, strlen(n)) & (CMD_INDEX_SIZE - 1);
-        while (cmd_index[slot] >= 0) slot = (slot + 1) & (CMD_INDEX_SIZE - 1);
+        while (cmd_index[slot] >= 0)
+            slot = (slot + 1) & (CMD_INDEX_SIZE - 1);
         cmd_index[slot] = (short)i;
     }
 }

@@ -13,7 +13,8 @@ void cmd_del(struct conn *c)
 {
     struct ks *ks = cmd_ks(c);
     long long n = 0;
-    for (size_t i = 1; i < c->argc; i++) n += ks_del(ks, c->argv[i].p, c->argv[i].len);
+    for (size_t i = 1; i < c->argc; i++)
+        n += ks_del(ks, c->argv[i].p, c->argv[i].len);
     rep_int(&c->rep, n);
 }
 
@@ -28,7 +29,8 @@ void cmd_exists(struct conn *c)
 {
     struct ks *ks = cmd_ks(c);
     long long n = 0;
-    for (size_t i = 1; i < c->argc; i++) n += ks_get(ks, c->argv[i].p, c->argv[i].len) != NULL;
+    for (size_t i = 1; i < c->argc; i++)
+        n += ks_get(ks, c->argv[i].p, c->argv[i].len) != NULL;
     rep_int(&c->rep, n);
 }
 
@@ -212,10 +214,14 @@ static int parse_expire_flags(struct conn *c, int *flags)
     *flags = 0;
     for (size_t i = 3; i < c->argc; i++) {
         const struct sv *a = &c->argv[i];
-        if (arg_is(a, "NX")) *flags |= EXP_NX;
-        else if (arg_is(a, "XX")) *flags |= EXP_XX;
-        else if (arg_is(a, "GT")) *flags |= EXP_GT;
-        else if (arg_is(a, "LT")) *flags |= EXP_LT;
+        if (arg_is(a, "NX"))
+            *flags |= EXP_NX;
+        else if (arg_is(a, "XX"))
+            *flags |= EXP_XX;
+        else if (arg_is(a, "GT"))
+            *flags |= EXP_GT;
+        else if (arg_is(a, "LT"))
+            *flags |= EXP_LT;
         else {
             rep_errf(&c->rep, "ERR Unsupported option %.*s", (int)a->len, a->p);
             return -1;
@@ -357,8 +363,8 @@ void cmd_persist(struct conn *c)
 void cmd_flushall(struct conn *c)
 {
     int async = 0;
-    if (c->argc > 2 || (c->argc == 2 && !arg_is(&c->argv[1], "ASYNC") &&
-                        !arg_is(&c->argv[1], "SYNC"))) {
+    if (c->argc > 2 ||
+        (c->argc == 2 && !arg_is(&c->argv[1], "ASYNC") && !arg_is(&c->argv[1], "SYNC"))) {
         rep_err(&c->rep, "ERR syntax error");
         return;
     }

@@ -54,7 +54,8 @@ void watch_deinit(struct server *s)
 
 static void flag_watchers(struct watch_key *w)
 {
-    for (size_t i = 0; i < w->n; i++) w->clients[i]->flags |= CONN_DIRTY_CAS;
+    for (size_t i = 0; i < w->n; i++)
+        w->clients[i]->flags |= CONN_DIRTY_CAS;
 }
 
 static void flag_node(struct ht_node *n, void *ctx)
@@ -137,7 +138,8 @@ void multi_queue(struct conn *c, const struct cmd_def *def)
         return;
     }
     size_t bytes = c->argc * sizeof(struct sv);
-    for (size_t i = 0; i < c->argc; i++) bytes += c->argv[i].len;
+    for (size_t i = 0; i < c->argc; i++)
+        bytes += c->argv[i].len;
     struct sv *argv = kv_malloc(bytes);
     char *p = (char *)(argv + c->argc);
     for (size_t i = 0; i < c->argc; i++) {
@@ -158,7 +160,8 @@ void multi_reset(struct conn *c)
 {
     struct multi_state *m = c->multi;
     if (m) {
-        for (size_t i = 0; i < m->n; i++) kv_free(m->cmds[i].argv);
+        for (size_t i = 0; i < m->n; i++)
+            kv_free(m->cmds[i].argv);
         kv_free(m->cmds);
         kv_free(m);
         c->multi = NULL;

@@ -27,8 +27,9 @@ void cmd_stats(struct conn *c)
     buf_init(&b);
     /* Pending counts operations waiting for the next snapshot; snapshots do not exist yet,
      * so it reads 0 as the seed's format expects. */
-    buf_printf(&b, "Storage: Local (%s), Parquet: %lldKB, WAL: %lldKB, In-memory: %zu keys, "
-                   "Pending: 0 ops",
+    buf_printf(&b,
+               "Storage: Local (%s), Parquet: %lldKB, WAL: %lldKB, In-memory: %zu keys, "
+               "Pending: 0 ops",
                dir, file_kb(dir, SEED_PARQUET_FILE), file_kb(dir, SEED_WAL_FILE),
                ks_size(cmd_ks(c)));
     rep_bulk(&c->rep, b.data, b.len);

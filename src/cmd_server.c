@@ -76,10 +76,14 @@ void cmd_shutdown(struct conn *c)
 static void human_bytes(char *out, size_t cap, size_t n)
 {
     double d = (double)n;
-    if (n < 1024) snprintf(out, cap, "%zuB", n);
-    else if (d < 1024.0 * 1024) snprintf(out, cap, "%.2fK", d / 1024);
-    else if (d < 1024.0 * 1024 * 1024) snprintf(out, cap, "%.2fM", d / (1024 * 1024));
-    else snprintf(out, cap, "%.2fG", d / (1024 * 1024 * 1024));
+    if (n < 1024)
+        snprintf(out, cap, "%zuB", n);
+    else if (d < 1024.0 * 1024)
+        snprintf(out, cap, "%.2fK", d / 1024);
+    else if (d < 1024.0 * 1024 * 1024)
+        snprintf(out, cap, "%.2fM", d / (1024 * 1024));
+    else
+        snprintf(out, cap, "%.2fG", d / (1024 * 1024 * 1024));
 }
 
 static void info_server(struct conn *c, struct buf *b)
@@ -93,9 +97,8 @@ static void info_server(struct conn *c, struct buf *b)
                "os:%s %s %s\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\n"
                "tcp_port:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\nhz:%d\r\n"
                "config_file:%s\r\n",
-               REDIS_COMPAT_VERSION, PANDA_VERSION, u.sysname, u.release, u.machine,
-               (int)getpid(), s->cfg.port, (long long)up, (long long)up / 86400, SRV_HZ,
-               s->cfg.config_file);
+               REDIS_COMPAT_VERSION, PANDA_VERSION, u.sysname, u.release, u.machine, (int)getpid(),
+               s->cfg.port, (long long)up, (long long)up / 86400, SRV_HZ, s->cfg.config_file);
 }
 
 static void info_clients(struct conn *c, struct buf *b)
@@ -158,8 +161,8 @@ struct info_section {
 };
 
 static const struct info_section info_sections[] = {
-    {"server", info_server},   {"clients", info_clients}, {"memory", info_memory},
-    {"persistence", info_persistence}, {"stats", info_stats}, {"keyspace", info_keyspace},
+    {"server", info_server},           {"clients", info_clients}, {"memory", info_memory},
+    {"persistence", info_persistence}, {"stats", info_stats},     {"keyspace", info_keyspace},
 };
 
 #define NSECTIONS (sizeof(info_sections) / sizeof(info_sections[0]))
@@ -169,8 +172,7 @@ static int section_wanted(struct conn *c, const char *name)
     if (c->argc == 1) return 1;
     for (size_t i = 1; i < c->argc; i++) {
         const struct sv *a = &c->argv[i];
-        if (arg_is(a, "all") || arg_is(a, "everything") || arg_is(a, "default") ||
-            arg_is(a, name))
+        if (arg_is(a, "all") || arg_is(a, "everything") || arg_is(a, "default") || arg_is(a, name))
             return 1;
     }
     return 0;
@@ -326,11 +328,13 @@ void cmd_config(struct conn *c)
     } else if (arg_is(&c->argv[1], "HELP")) {
         rep_array(&c->rep, 2);
         rep_simple(&c->rep, "CONFIG GET <pattern> [<pattern> ...]");
-        rep_simple(&c->rep, "    Return parameters matching the glob-like patterns and their values.");
+        rep_simple(&c->rep,
+                   "    Return parameters matching the glob-like patterns and their values.");
     } else if (arg_is(&c->argv[1], "SET") || arg_is(&c->argv[1], "RESETSTAT") ||
                arg_is(&c->argv[1], "REWRITE")) {
-        rep_errf(&c->rep, "ERR CONFIG %.*s is not supported: Panda's settings are fixed at "
-                          "start-up (flags, environment, config file)",
+        rep_errf(&c->rep,
+                 "ERR CONFIG %.*s is not supported: Panda's settings are fixed at "
+                 "start-up (flags, environment, config file)",
                  (int)c->argv[1].len, c->argv[1].p);
     } else {
         unknown_subcommand(c, "CONFIG");
@@ -348,7 +352,8 @@ static void reply_flags(struct conn *c, const struct cmd_def *d)
     if (d->flags & CMD_FAST) names[n++] = "fast";
     if (d->flags & CMD_ADMIN) names[n++] = "admin";
     rep_set(&c->rep, n);
-    for (size_t i = 0; i < n; i++) rep_simple(&c->rep, names[i]);
+    for (size_t i = 0; i < n; i++)
+        rep_simple(&c->rep, names[i]);
 }
 
 static void reply_categories(struct conn *c, const struct cmd_def *d)
@@ -360,7 +365,8 @@ static void reply_categories(struct conn *c, const struct cmd_def *d)
     names[n++] = d->flags & CMD_FAST ? "@fast" : "@slow";
     if (strcmp(d->group, "string") == 0) names[n++] = "@string";
     rep_set(&c->rep, n);
-    for (size_t i = 0; i < n; i++) rep_simple(&c->rep, names[i]);
+    for (size_t i = 0; i < n; i++)
+        rep_simple(&c->rep, names[i]);
 }
 
 /* Redis 7's 10-element command info: name, arity, flags, first, last, step, categories,
@@ -401,7 +407,8 @@ static void reply_command_docs(struct conn *c, const struct cmd_def *d)
 static size_t visible_commands(void)
 {
     size_t n = 0;
-    for (size_t i = 0; cmd_table[i].name; i++) n += !(cmd_table[i].flags & CMD_SECURITY);
+    for (size_t i = 0; cmd_table[i].name; i++)
+        n += !(cmd_table[i].flags & CMD_SECURITY);
     return n;
 }
 
@@ -510,7 +517,8 @@ void cmd_client(struct conn *c)
         client_line(&b, c);
         rep_verbatim(&c->rep, b.data, b.len);
     } else if (arg_is(sub, "LIST")) {
-        for (struct conn *x = c->srv->clients; x; x = x->next) client_line(&b, x);
+        for (struct conn *x = c->srv->clients; x; x = x->next)
+            client_line(&b, x);
         rep_verbatim(&c->rep, b.data, b.len);
     } else if (arg_is(sub, "ID") || arg_is(sub, "GETNAME") || arg_is(sub, "SETNAME") ||
                arg_is(sub, "INFO")) {

@@ -71,11 +71,16 @@ static int parse_set_opts(struct conn *c, int *flags, int64_t *when)
         int has_next = i + 1 < c->argc;
         enum expire_unit unit = EXP_SEC;
         int is_expire = 1;
-        if (arg_is(a, "EX")) unit = EXP_SEC;
-        else if (arg_is(a, "PX")) unit = EXP_MS;
-        else if (arg_is(a, "EXAT")) unit = EXP_UNIX_SEC;
-        else if (arg_is(a, "PXAT")) unit = EXP_UNIX_MS;
-        else is_expire = 0;
+        if (arg_is(a, "EX"))
+            unit = EXP_SEC;
+        else if (arg_is(a, "PX"))
+            unit = EXP_MS;
+        else if (arg_is(a, "EXAT"))
+            unit = EXP_UNIX_SEC;
+        else if (arg_is(a, "PXAT"))
+            unit = EXP_UNIX_MS;
+        else
+            is_expire = 0;
         if (is_expire) {
             if (!has_next || (*flags & (SET_EXPIRE | SET_KEEPTTL))) goto syntax;
             if (arg_expire(c, &c->argv[++i], unit, "set", when) != 0) return -1;
@@ -165,10 +170,14 @@ void cmd_getex(struct conn *c)
     for (size_t i = 2; i < c->argc; i++) {
         const struct sv *a = &c->argv[i];
         enum expire_unit unit;
-        if (arg_is(a, "EX")) unit = EXP_SEC;
-        else if (arg_is(a, "PX")) unit = EXP_MS;
-        else if (arg_is(a, "EXAT")) unit = EXP_UNIX_SEC;
-        else if (arg_is(a, "PXAT")) unit = EXP_UNIX_MS;
+        if (arg_is(a, "EX"))
+            unit = EXP_SEC;
+        else if (arg_is(a, "PX"))
+            unit = EXP_MS;
+        else if (arg_is(a, "EXAT"))
+            unit = EXP_UNIX_SEC;
+        else if (arg_is(a, "PXAT"))
+            unit = EXP_UNIX_MS;
         else if (arg_is(a, "PERSIST") && !expire) {
             persist = 1;
             continue;
@@ -207,7 +216,8 @@ void cmd_mget(struct conn *c)
 {
     struct ks *ks = cmd_ks(c);
     rep_array(&c->rep, c->argc - 1);
-    for (size_t i = 1; i < c->argc; i++) reply_entry(c, ks_get(ks, c->argv[i].p, c->argv[i].len));
+    for (size_t i = 1; i < c->argc; i++)
+        reply_entry(c, ks_get(ks, c->argv[i].p, c->argv[i].len));
 }
 
 static void mset_generic(struct conn *c, int nx, const char *name)
@@ -226,8 +236,7 @@ static void mset_generic(struct conn *c, int nx, const char *name)
         }
     }
     for (size_t i = 1; i < c->argc; i += 2)
-        ks_put(ks, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len,
-               KS_NO_TTL);
+        ks_put(ks, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len, KS_NO_TTL);
     if (nx)
         rep_int(&c->rep, 1);
     else
@@ -328,8 +337,7 @@ void cmd_incrbyfloat(struct conn *c)
 
 static int check_size(struct conn *c, unsigned long long total)
 {
-    if (total <= KS_VALUE_MAX && total <= (unsigned long long)c->srv->cfg.max_bulk_bytes)
-        return 0;
+    if (total <= KS_VALUE_MAX && total <= (unsigned long long)c->srv->cfg.max_bulk_bytes) return 0;
     rep_err(&c->rep, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     return -1;
 }

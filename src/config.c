@@ -33,14 +33,14 @@ static const struct opt opts[] = {
      "config file: one `name value` per line, names as these flags"},
     {"max-clients", "PANDA_MAX_CLIENTS", OPT_INT, OFF(max_clients), 1, 1000000, "10000",
      "most connected clients; more are refused"},
-    {"max-inline-bytes", "PANDA_MAX_INLINE_BYTES", OPT_INT, OFF(max_inline_bytes), 256,
-     1 << 30, "65536", "longest inline command line"},
-    {"max-bulk-bytes", "PANDA_MAX_BULK_BYTES", OPT_INT, OFF(max_bulk_bytes), 1,
-     512LL * 1024 * 1024, "536870912", "longest bulk string (key or value)"},
+    {"max-inline-bytes", "PANDA_MAX_INLINE_BYTES", OPT_INT, OFF(max_inline_bytes), 256, 1 << 30,
+     "65536", "longest inline command line"},
+    {"max-bulk-bytes", "PANDA_MAX_BULK_BYTES", OPT_INT, OFF(max_bulk_bytes), 1, 512LL * 1024 * 1024,
+     "536870912", "longest bulk string (key or value)"},
     {"max-args", "PANDA_MAX_ARGS", OPT_INT, OFF(max_args), 1, INT_MAX, "1048576",
      "most arguments in one command"},
-    {"max-output-bytes", "PANDA_MAX_OUTPUT_BYTES", OPT_INT, OFF(max_output_bytes), 1024,
-     1LL << 40, "1073741824", "most unsent reply bytes per client before it is dropped"},
+    {"max-output-bytes", "PANDA_MAX_OUTPUT_BYTES", OPT_INT, OFF(max_output_bytes), 1024, 1LL << 40,
+     "1073741824", "most unsent reply bytes per client before it is dropped"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -124,9 +124,11 @@ static void print_help(FILE *out)
 /* Strips leading/trailing blanks in place and returns the start. */
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
     return s;
 }
 
@@ -134,7 +136,8 @@ static char *trim(char *s)
 static int split_line(char *line, char **name, char **value)
 {
     char *p = line;
-    while (*p && !isspace((unsigned char)*p)) p++;
+    while (*p && !isspace((unsigned char)*p))
+        p++;
     if (!*p) return -1;
     *p++ = '\0';
     *name = line;
@@ -159,8 +162,8 @@ static int load_file(struct config *cfg, const char *path, struct kv_err *err)
         if (*s == '\0' || *s == '#') continue;
         const struct opt *o;
         if (split_line(s, &name, &value) != 0) {
-            rc = kv_err_set(err, KV_EINVAL, "%s:%d: expected `name value`, got '%s'", path,
-                            lineno, s);
+            rc = kv_err_set(err, KV_EINVAL, "%s:%d: expected `name value`, got '%s'", path, lineno,
+                            s);
         } else if (!(o = find_opt(name, strlen(name))) || strcmp(name, "config") == 0) {
             rc = kv_err_set(err, KV_EINVAL, "%s:%d: unknown setting '%s'", path, lineno, name);
         } else {
@@ -197,8 +200,9 @@ static int walk_flags(struct config *cfg, int argc, char **argv, int apply, stru
         if ((nlen == 4 && !memcmp(name, "help", 4)) || (nlen == 7 && !memcmp(name, "version", 7)))
             continue;
         const struct opt *o = find_opt(name, nlen);
-        if (!o) return kv_err_set(err, KV_EINVAL, "unknown option '--%.*s' (see --help)",
-                                  (int)nlen, name);
+        if (!o)
+            return kv_err_set(err, KV_EINVAL, "unknown option '--%.*s' (see --help)", (int)nlen,
+                              name);
         const char *val = eq ? eq + 1 : NULL;
         if (!val) {
             if (i + 1 >= argc)

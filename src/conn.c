@@ -48,7 +48,8 @@ static void unlink_pending(struct conn *c)
 {
     if (!(c->flags & CONN_PENDING_WRITE)) return;
     struct conn **pp = &c->srv->pending;
-    while (*pp != c) pp = &(*pp)->pend_next;
+    while (*pp != c)
+        pp = &(*pp)->pend_next;
     *pp = c->pend_next;
     c->flags &= ~CONN_PENDING_WRITE;
 }
@@ -96,8 +97,7 @@ static void set_argv(struct conn *c, char *base)
 static void protocol_error(struct conn *c, const char *msg)
 {
     c->srv->st.protocol_errors++;
-    log_debug("protocol error from client %llu (%s): %s", (unsigned long long)c->id, c->addr,
-              msg);
+    log_debug("protocol error from client %llu (%s): %s", (unsigned long long)c->id, c->addr, msg);
     rep_errf(&c->rep, "ERR Protocol error: %s", msg);
     c->flags |= CONN_CLOSE_AFTER_REPLY;
 }

@@ -73,8 +73,7 @@ static uint32_t to_epoll(int mask)
 int ev_add(struct ev_loop *loop, int fd, int mask, ev_file_cb *cb, void *data, struct kv_err *err)
 {
     if (fd < 0 || fd >= loop->setsize)
-        return kv_err_set(err, KV_ELIMIT, "fd %d beyond the event loop size %d", fd,
-                          loop->setsize);
+        return kv_err_set(err, KV_ELIMIT, "fd %d beyond the event loop size %d", fd, loop->setsize);
     struct ev_file *f = &loop->files[fd];
     struct epoll_event ee = {.events = to_epoll(f->mask | mask), .data.fd = fd};
     int op = f->mask == EV_NONE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;

@@ -73,7 +73,8 @@ int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int noc
     const char *star_p = NULL, *star_s = NULL;
     while (s < se) {
         if (p < pe && *p == '*') {
-            while (p < pe && *p == '*') p++;
+            while (p < pe && *p == '*')
+                p++;
             if (p == pe) return 1;
             star_p = p;
             star_s = s;
@@ -91,6 +92,7 @@ int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int noc
         p = star_p;
         s = ++star_s;
     }
-    while (p < pe && *p == '*') p++;
+    while (p < pe && *p == '*')
+        p++;
     return p == pe;
 }

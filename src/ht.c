@@ -66,7 +66,8 @@ static void start_resize(struct ht *ht, uint8_t exp)
 static uint8_t exp_for(size_t n)
 {
     uint8_t e = HT_INITIAL_EXP;
-    while (e < HT_MAX_EXP && ((size_t)1 << e) < n) e++;
+    while (e < HT_MAX_EXP && ((size_t)1 << e) < n)
+        e++;
     return e;
 }
 
@@ -250,14 +251,16 @@ void ht_foreach(struct ht *ht, ht_visit_cb *cb, void *ctx)
     for (int t = 0; t <= 1; t++) {
         if (!ht->tab[t]) continue;
         size_t n = (size_t)1 << ht->exp[t];
-        for (size_t b = 0; b < n; b++) visit_chain(ht->tab[t][b], cb, ctx);
+        for (size_t b = 0; b < n; b++)
+            visit_chain(ht->tab[t][b], cb, ctx);
     }
 }
 
 static size_t chain_len(const struct ht_node *n)
 {
     size_t len = 0;
-    for (; n; n = n->next) len++;
+    for (; n; n = n->next)
+        len++;
     return len;
 }
 
@@ -278,7 +281,8 @@ struct ht_node *ht_random(struct ht *ht)
         if (len == 0) continue;
         size_t pick = (size_t)random() % (len > 4 ? len : 4);
         if (pick >= len) continue;
-        while (pick--) head = head->next;
+        while (pick--)
+            head = head->next;
         return head;
     }
     /* Pathological luck: fall back to the first node found. */

@@ -26,12 +26,18 @@ static char unescape(const char *line, size_t len, size_t *i)
         return v;
     }
     switch (c) {
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    case 'b': return '\b';
-    case 'a': return '\a';
-    default: return c;
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    case 'b':
+        return '\b';
+    case 'a':
+        return '\a';
+    default:
+        return c;
     }
 }
 
@@ -81,7 +87,8 @@ int inl_split(char *line, size_t len, size_t base, struct inl_arg *args, size_t 
     size_t i = 0, n = 0;
     *argc = 0;
     for (;;) {
-        while (i < len && is_sep(line[i])) i++;
+        while (i < len && is_sep(line[i]))
+            i++;
         if (i == len) break;
         if (n == max_args) return INL_EARGS;
         size_t start = i, w = i;

@@ -7,9 +7,9 @@
 #include "alloc.h"
 #include "err.h"
 
-#define KS_F_TTL       0x01
-#define KS_TTL_BYTES   12 /* int64 expiry + uint32 heap index */
-#define KS_VARINT_MAX  10
+#define KS_F_TTL        0x01
+#define KS_TTL_BYTES    12 /* int64 expiry + uint32 heap index */
+#define KS_VARINT_MAX   10
 #define KS_RANDOM_TRIES 100
 
 /* Layout of d[]: flags, [expire_ms int64, heap index uint32] if KS_F_TTL, varint key length,
@@ -263,8 +263,8 @@ int ks_install(struct ks *ks, struct ks_entry *e)
 
 /* Overwrites the value of the live entry at pos in place when the layout allows (same
  * value length, same TTL presence); returns 1 if it did. */
-static int overwrite_in_place(struct ks *ks, const struct ht_pos *pos, const char *val,
-                              size_t vlen, int64_t expire_ms)
+static int overwrite_in_place(struct ks *ks, const struct ht_pos *pos, const char *val, size_t vlen,
+                              int64_t expire_ms)
 {
     struct ks_entry *e = (struct ks_entry *)*pos->slot;
     struct ks_view v;

@@ -34,8 +34,8 @@ int net_listen(const char *addr, int port, struct kv_err *err)
 {
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     int rc = getaddrinfo(addr, portstr, &hints, &res);
     if (rc != 0)

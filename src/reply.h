@@ -32,9 +32,9 @@ void rep_bulk_ll(struct reply *r, long long v);
 void rep_nil(struct reply *r);       /* $-1 / _ */
 void rep_nil_array(struct reply *r); /* *-1 / _ */
 void rep_array(struct reply *r, size_t n);
-void rep_map(struct reply *r, size_t pairs); /* RESP2: array of 2n */
-void rep_set(struct reply *r, size_t n);     /* RESP2: array */
-void rep_double(struct reply *r, double v);  /* RESP2: bulk string */
+void rep_map(struct reply *r, size_t pairs);                 /* RESP2: array of 2n */
+void rep_set(struct reply *r, size_t n);                     /* RESP2: array */
+void rep_double(struct reply *r, double v);                  /* RESP2: bulk string */
 void rep_verbatim(struct reply *r, const char *p, size_t n); /* RESP2: bulk string */
 
 /* Inserts raw bytes at an earlier position of the reply (from rep_defer). */

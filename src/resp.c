@@ -115,8 +115,8 @@ static int parse_multibulk(struct resp_parser *p, char *buf, size_t len, size_t 
                 return fail(p, p->errbuf);
             }
             long long blen;
-            int rc = read_count(p, buf, len, &blen, "too big bulk count string",
-                                "invalid bulk length");
+            int rc =
+                read_count(p, buf, len, &blen, "too big bulk count string", "invalid bulk length");
             if (rc <= 0) return rc;
             if (blen < 0 || (unsigned long long)blen > p->lim.bulk_max)
                 return fail(p, "invalid bulk length");

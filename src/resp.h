@@ -41,9 +41,9 @@ enum resp_status {
 struct resp_parser {
     struct resp_limits lim;
     /* state of the command being parsed */
-    long long mb_left; /* bulks still expected, -1 before the count line is read */
+    long long mb_left;  /* bulks still expected, -1 before the count line is read */
     long long bulk_len; /* length of the bulk being read, -1 before its header */
-    size_t pos;        /* resume offset into the buffer */
+    size_t pos;         /* resume offset into the buffer */
     /* result */
     size_t argc;
     size_t args_cap;

@@ -265,7 +265,8 @@ static void drain_clients(struct server *s)
             if (conn_pending_bytes(c) > 0) srv_mark_pending(s, c);
         flush_pending(s);
         size_t left = 0;
-        for (struct conn *c = s->clients; c; c = c->next) left += conn_pending_bytes(c) > 0;
+        for (struct conn *c = s->clients; c; c = c->next)
+            left += conn_pending_bytes(c) > 0;
         if (left == 0) break;
         if (util_monotonic_us() > deadline) {
             log_warn("shutdown: %zu clients did not read their replies in time", left);
@@ -277,7 +278,8 @@ static void drain_clients(struct server *s)
 
 static void srv_deinit(struct server *s)
 {
-    while (s->clients) conn_close(s->clients);
+    while (s->clients)
+        conn_close(s->clients);
     bg_free(s->bg);
     ks_deinit(&s->ks);
     watch_deinit(s);

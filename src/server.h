@@ -23,12 +23,12 @@
 #include "ht.h"
 #include "ks.h"
 
-#define SRV_HZ                 10    /* cron runs per second */
-#define SRV_READ_BUF           65536 /* shared read buffer */
-#define SRV_FD_RESERVE         64    /* fds kept for files, listeners, epoll, signals */
-#define SRV_EXPIRE_CYCLE_US    1000  /* time budget of active expiry per cron run */
-#define SRV_REHASH_CYCLE_US    1000  /* time budget of rehashing per cron run */
-#define SRV_SHUTDOWN_FLUSH_MS  5000  /* longest wait for slow readers at shutdown */
+#define SRV_HZ                10    /* cron runs per second */
+#define SRV_READ_BUF          65536 /* shared read buffer */
+#define SRV_FD_RESERVE        64    /* fds kept for files, listeners, epoll, signals */
+#define SRV_EXPIRE_CYCLE_US   1000  /* time budget of active expiry per cron run */
+#define SRV_REHASH_CYCLE_US   1000  /* time budget of rehashing per cron run */
+#define SRV_SHUTDOWN_FLUSH_MS 5000  /* longest wait for slow readers at shutdown */
 
 struct srv_stats {
     uint64_t total_connections;

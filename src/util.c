@@ -73,7 +73,8 @@ size_t util_ll2str(char *buf, long long v)
     } while (u);
     size_t len = 0;
     if (v < 0) buf[len++] = '-';
-    while (n) buf[len++] = tmp[--n];
+    while (n)
+        buf[len++] = tmp[--n];
     buf[len] = '\0';
     return len;
 }
@@ -105,7 +106,8 @@ size_t util_ld2str_human(char *buf, long double v)
     if (n <= 0 || n >= UTIL_LD_STR_MAX) return 0;
     size_t len = (size_t)n;
     if (strchr(buf, '.')) {
-        while (len > 0 && buf[len - 1] == '0') len--;
+        while (len > 0 && buf[len - 1] == '0')
+            len--;
         if (len > 0 && buf[len - 1] == '.') len--;
     }
     if (len == 2 && buf[0] == '-' && buf[1] == '0') {
@@ -130,7 +132,8 @@ size_t util_d2str(char *buf, size_t cap, double v)
 int util_lower(const char *s, size_t len, char *out, size_t cap)
 {
     if (len + 1 > cap) return -1;
-    for (size_t i = 0; i < len; i++) out[i] = (char)tolower((unsigned char)s[i]);
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
     out[len] = '\0';
     return 0;
 }

@@ -57,10 +57,12 @@ static void test_basic(void)
     struct ht_pos pos;
     ht_init(&t, &type);
     ok(!find(&t, 1, &pos) && ht_size(&t) == 0, "empty table finds nothing");
-    for (int i = 0; i < N; i++) add(&t, i);
+    for (int i = 0; i < N; i++)
+        add(&t, i);
     ok(ht_size(&t) == N, "size after inserts");
     int all = 1;
-    for (int i = 0; i < N; i++) all &= find(&t, i, &pos) && *pos.slot == &items[i].node;
+    for (int i = 0; i < N; i++)
+        all &= find(&t, i, &pos) && *pos.slot == &items[i].node;
     ok(all, "every key found during and after growth");
     ok(ht_check(&t), "invariants hold while rehashing");
     while (ht_rehash_us(&t, 1000)) {
@@ -82,7 +84,8 @@ static void test_basic(void)
     }
     ok(ht_check(&t) && ht_buckets(&t) < 64 && ht_size(&t) == 6, "shrunk, 6 keys left");
     int got = 0;
-    for (int i = 0; i < 1000; i++) got += ht_random(&t) != NULL;
+    for (int i = 0; i < 1000; i++)
+        got += ht_random(&t) != NULL;
     ok(got == 1000, "random finds a node in a small table");
     ht_deinit(&t);
 }
@@ -94,20 +97,23 @@ static void test_scan_guarantee(void)
     struct ht t;
     struct ht_pos pos;
     ht_init(&t, &type);
-    for (int i = 0; i < 1000; i++) add(&t, i);
+    for (int i = 0; i < 1000; i++)
+        add(&t, i);
     memset(seen, 0, sizeof(seen));
     unsigned long cur = 0;
     int next = 1000, steps = 0;
     do {
         cur = ht_scan(&t, cur, mark_seen, NULL);
-        for (int j = 0; j < 40 && next < N; j++) add(&t, next++); /* growth */
+        for (int j = 0; j < 40 && next < N; j++)
+            add(&t, next++); /* growth */
         if (steps % 3 == 0 && next > 1500 && find(&t, next - 400, &pos)) ht_unlink(&t, &pos);
         steps++;
     } while (cur != 0);
     int missing = 0;
-    for (int i = 0; i < 1000; i++) missing += seen[i] == 0;
-    ok(missing == 0, "scan during growth returns all %d original keys (missing %d, %d steps)",
-       1000, missing, steps);
+    for (int i = 0; i < 1000; i++)
+        missing += seen[i] == 0;
+    ok(missing == 0, "scan during growth returns all %d original keys (missing %d, %d steps)", 1000,
+       missing, steps);
 
     /* and during shrinking */
     for (int i = 100; i < next; i++)
@@ -122,7 +128,8 @@ static void test_scan_guarantee(void)
         if (!shrink_started) shrink_started = ht_shrink_if_sparse(&t);
     } while (cur != 0);
     missing = 0;
-    for (int i = 0; i < 100; i++) missing += seen[i] == 0;
+    for (int i = 0; i < 100; i++)
+        missing += seen[i] == 0;
     ok(shrink_started && missing == 0, "scan during shrinking returns every key");
     ht_deinit(&t);
 }

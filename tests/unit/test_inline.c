@@ -49,8 +49,7 @@ int main(void)
            arg_eq(buf, &args[0], "foobar baz", 10),
        "quote starting inside a word joins, as sdssplitargs");
     strcpy(buf, "xx GET k");
-    ok(inl_split(buf + 3, 5, 3, args, 16, &argc) == INL_OK && args[0].off == 3 &&
-           args[1].off == 7,
+    ok(inl_split(buf + 3, 5, 3, args, 16, &argc) == INL_OK && args[0].off == 3 && args[1].off == 7,
        "base offset is added");
     return done();
 }
