@@ -19,6 +19,8 @@ ASAN_OBJ := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC)) build/unit/test_cli_reader
 
+# `make V=1` shows full compiler command lines.
+Q        := $(if $(V),,@)
 PY       := /usr/bin/python3
 PYTEST   := $(PY) -m pytest -q -p no:cacheprovider
 
@@ -33,28 +35,36 @@ deps-test:
 	@scripts/deps.sh test
 
 bin/panda-server: $(REL_OBJ) | bin
-	$(CC) $(CFLAGS) -o $@ $^ -ljemalloc $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljemalloc $(LDLIBS)
 
 bin/panda-server-asan: $(ASAN_OBJ) | bin
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 bin/panda-cli: $(CLI_SRC) $(wildcard cli/*.h) | bin
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
 
 bin/panda-cli-asan: $(CLI_SRC) $(wildcard cli/*.h) | bin
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -o $@ $(CLI_SRC) $(LDLIBS)
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -o $@ $(CLI_SRC) $(LDLIBS)
 
 build/rel/%.o: src/%.c $(wildcard src/*.h) | build/rel
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -c -o $@ $<
 
 build/asan/%.o: src/%.c $(wildcard src/*.h) | build/asan
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -DPANDA_DEBUG -c -o $@ $<
+	@echo "  CC    $< (asan)"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -DPANDA_DEBUG -c -o $@ $<
 
 build/unit/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB) | build/unit
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(LDLIBS)
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(LDLIBS)
 
 build/unit/test_cli_reader: tests/unit/test_cli_reader.c tests/unit/tap.h $(CLI_LIB) $(wildcard cli/*.h) | build/unit
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Icli -Itests/unit -o $@ $< $(CLI_LIB) $(LDLIBS)
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Icli -Itests/unit -o $@ $< $(CLI_LIB) $(LDLIBS)
 
 bin build/rel build/asan build/unit:
 	mkdir -p $@

@@ -29,7 +29,7 @@ esac
 if [ "${BENCH_QUICK:-0}" = "1" ]; then
     q_rounds=1 q_p1=5000 q_p16=20000 q_mem=50000
 else
-    q_rounds=3 q_p1=200000 q_p16=1000000 q_mem=1000000
+    q_rounds=5 q_p1=200000 q_p16=1000000 q_mem=1000000
 fi
 BENCH_ROUNDS=${BENCH_ROUNDS:-$q_rounds}
 BENCH_REQUESTS_P1=${BENCH_REQUESTS_P1:-$q_p1}

@@ -59,11 +59,6 @@ void kv_free(void *p)
     free(p);
 }
 
-char *kv_strdup(const char *s)
-{
-    return kv_memdup(s, strlen(s) + 1);
-}
-
 void *kv_memdup(const void *p, size_t len)
 {
     void *d = kv_malloc(len);

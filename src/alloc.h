@@ -19,7 +19,6 @@ void *kv_malloc(size_t size);
 void *kv_calloc(size_t n, size_t size);
 void *kv_realloc(void *p, size_t size);
 void kv_free(void *p);
-char *kv_strdup(const char *s);
 void *kv_memdup(const void *p, size_t len);
 
 /* Bytes currently allocated through this module. */

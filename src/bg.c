@@ -105,14 +105,6 @@ void bg_reap(struct bg *bg)
     }
 }
 
-int bg_pending(struct bg *bg)
-{
-    pthread_mutex_lock(&bg->mu);
-    int n = bg->pending;
-    pthread_mutex_unlock(&bg->mu);
-    return n;
-}
-
 void bg_free(struct bg *bg)
 {
     if (!bg) return;

@@ -27,7 +27,5 @@ void bg_free(struct bg *bg);
 void bg_submit(struct bg *bg, bg_run_fn *run, bg_done_fn *done, void *arg);
 /* Runs the done callbacks of finished jobs; call from the loop's wakeup hook. */
 void bg_reap(struct bg *bg);
-/* Jobs submitted and not yet reaped. */
-int bg_pending(struct bg *bg);
 
 #endif

@@ -47,7 +47,7 @@ const struct cmd_def *cmd_lookup(const char *name, size_t len)
     return NULL;
 }
 
-void cmd_reply_arity(struct conn *c, const struct cmd_def *def)
+static void reply_arity(struct conn *c, const struct cmd_def *def)
 {
     rep_errf(&c->rep, "ERR wrong number of arguments for '%s' command", def->name);
 }
@@ -95,7 +95,7 @@ void cmd_dispatch(struct conn *c)
     if (!def || !arity_ok(def, c->argc)) {
         if (c->flags & CONN_MULTI) c->flags |= CONN_DIRTY_EXEC;
         if (def)
-            cmd_reply_arity(c, def);
+            reply_arity(c, def);
         else
             reply_unknown(c);
         return;

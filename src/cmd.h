@@ -60,8 +60,6 @@ extern uint64_t cmd_calls[];
 void cmd_dispatch(struct conn *c);
 /* Runs def with c's argv now (used by EXEC for queued commands). */
 void cmd_call(struct conn *c, const struct cmd_def *def);
-/* Replies Redis's wrong-arity error for c's command. */
-void cmd_reply_arity(struct conn *c, const struct cmd_def *def);
 
 /* Handlers, one file per group: cmd_string.c, cmd_keys.c, cmd_server.c, cmd_multi.c,
  * cmd_seed.c. */

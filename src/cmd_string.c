@@ -1,6 +1,5 @@
 /* cmd_string.c - string commands: GET, SET and friends, counters, ranges. */
 #include <limits.h>
-#include <math.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -326,7 +325,7 @@ void cmd_incrbyfloat(struct conn *c)
     }
     cur += by;
     char out[UTIL_LD_STR_MAX];
-    size_t n = isnan(cur) || isinf(cur) ? 0 : util_ld2str_human(out, cur);
+    size_t n = util_ld2str_human(out, cur); /* 0 for NaN and infinities */
     if (n == 0) {
         rep_err(&c->rep, "ERR increment would produce NaN or Infinity");
         return;

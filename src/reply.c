@@ -8,11 +8,6 @@
 #include "err.h"
 #include "util.h"
 
-void rep_raw(struct reply *r, const char *p, size_t n)
-{
-    buf_append(&r->out, p, n);
-}
-
 /* Appends prefix, the decimal n, and CRLF in one reservation. */
 static void header(struct reply *r, char prefix, long long n)
 {
@@ -117,19 +112,6 @@ void rep_map(struct reply *r, size_t pairs)
 void rep_set(struct reply *r, size_t n)
 {
     header(r, r->proto >= 3 ? '~' : '*', (long long)n);
-}
-
-void rep_double(struct reply *r, double v)
-{
-    char tmp[64];
-    size_t n = util_d2str(tmp, sizeof(tmp), v);
-    if (r->proto >= 3) {
-        buf_append_char(&r->out, ',');
-        buf_append(&r->out, tmp, n);
-        buf_append(&r->out, "\r\n", 2);
-    } else {
-        rep_bulk(r, tmp, n);
-    }
 }
 
 void rep_verbatim(struct reply *r, const char *p, size_t n)

@@ -3,7 +3,7 @@
  *
  * A struct reply is embedded in each connection: the bytes waiting to be written and the
  * protocol version the client chose with HELLO (2 or 3). Functions that differ between the
- * versions (nil, maps, sets, doubles, verbatim strings) pick the right encoding, so command
+ * versions (nil, maps, sets, verbatim strings) pick the right encoding, so command
  * code never branches on the version. Error texts carry their code ("ERR ...",
  * "WRONGTYPE ..."); CR and LF in them become spaces so a reply can never break framing.
  * Appends cannot fail (the buffer grows; alloc.h aborts on OOM). One thread.
@@ -20,7 +20,6 @@ struct reply {
     int proto; /* 2 or 3 */
 };
 
-void rep_raw(struct reply *r, const char *p, size_t n);
 void rep_simple(struct reply *r, const char *s);
 void rep_ok(struct reply *r);
 void rep_err(struct reply *r, const char *msg);
@@ -34,7 +33,6 @@ void rep_nil_array(struct reply *r); /* *-1 / _ */
 void rep_array(struct reply *r, size_t n);
 void rep_map(struct reply *r, size_t pairs);                 /* RESP2: array of 2n */
 void rep_set(struct reply *r, size_t n);                     /* RESP2: array */
-void rep_double(struct reply *r, double v);                  /* RESP2: bulk string */
 void rep_verbatim(struct reply *r, const char *p, size_t n); /* RESP2: bulk string */
 
 /* Inserts raw bytes at an earlier position of the reply (from rep_defer). */

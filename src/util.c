@@ -118,17 +118,6 @@ size_t util_ld2str_human(char *buf, long double v)
     return len;
 }
 
-size_t util_d2str(char *buf, size_t cap, double v)
-{
-    int n;
-    if (isinf(v))
-        n = snprintf(buf, cap, v > 0 ? "inf" : "-inf");
-    else
-        n = snprintf(buf, cap, "%.17g", v);
-    kv_assert(n > 0 && (size_t)n < cap);
-    return (size_t)n;
-}
-
 int util_lower(const char *s, size_t len, char *out, size_t cap)
 {
     if (len + 1 > cap) return -1;

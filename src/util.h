@@ -40,9 +40,6 @@ int util_str2ld(const char *s, size_t len, long double *out);
  * Returns the length, or 0 if v is not finite. buf must hold UTIL_LD_STR_MAX. */
 size_t util_ld2str_human(char *buf, long double v);
 
-/* Formats a double as Redis's RESP3 double / INFO values do ("%.17g"); returns the length. */
-size_t util_d2str(char *buf, size_t cap, double v);
-
 /* ASCII lower-casing into out (cap bytes incl. NUL); returns -1 if it does not fit. */
 int util_lower(const char *s, size_t len, char *out, size_t cap);
 
