@@ -62,25 +62,30 @@ void cmd_get(struct conn *c)
     reply_entry(c, ks_get(cmd_ks(c), c->argv[1].p, c->argv[1].len));
 }
 
+/* Recognises EX, PX, EXAT and PXAT (any case); returns 1 and sets *unit if a is one. */
+static int expire_keyword(const struct sv *a, enum expire_unit *unit)
+{
+    static const struct {
+        const char *word;
+        enum expire_unit unit;
+    } words[] = {{"EX", EXP_SEC}, {"PX", EXP_MS}, {"EXAT", EXP_UNIX_SEC}, {"PXAT", EXP_UNIX_MS}};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (arg_is(a, words[i].word)) {
+            *unit = words[i].unit;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Parses SET's options from argv[3..]; returns 0 or -1 (error replied). */
 static int parse_set_opts(struct conn *c, int *flags, int64_t *when)
 {
     for (size_t i = 3; i < c->argc; i++) {
         const struct sv *a = &c->argv[i];
         int has_next = i + 1 < c->argc;
-        enum expire_unit unit = EXP_SEC;
-        int is_expire = 1;
-        if (arg_is(a, "EX"))
-            unit = EXP_SEC;
-        else if (arg_is(a, "PX"))
-            unit = EXP_MS;
-        else if (arg_is(a, "EXAT"))
-            unit = EXP_UNIX_SEC;
-        else if (arg_is(a, "PXAT"))
-            unit = EXP_UNIX_MS;
-        else
-            is_expire = 0;
-        if (is_expire) {
+        enum expire_unit unit;
+        if (expire_keyword(a, &unit)) {
             if (!has_next || (*flags & (SET_EXPIRE | SET_KEEPTTL))) goto syntax;
             if (arg_expire(c, &c->argv[++i], unit, "set", when) != 0) return -1;
             *flags |= SET_EXPIRE;
@@ -169,27 +174,15 @@ void cmd_getex(struct conn *c)
     for (size_t i = 2; i < c->argc; i++) {
         const struct sv *a = &c->argv[i];
         enum expire_unit unit;
-        if (arg_is(a, "EX"))
-            unit = EXP_SEC;
-        else if (arg_is(a, "PX"))
-            unit = EXP_MS;
-        else if (arg_is(a, "EXAT"))
-            unit = EXP_UNIX_SEC;
-        else if (arg_is(a, "PXAT"))
-            unit = EXP_UNIX_MS;
-        else if (arg_is(a, "PERSIST") && !expire) {
+        if (arg_is(a, "PERSIST") && !expire) {
             persist = 1;
-            continue;
+        } else if (expire_keyword(a, &unit) && !persist && !expire && i + 1 < c->argc) {
+            if (arg_expire(c, &c->argv[++i], unit, "getex", &when) != 0) return;
+            expire = 1;
         } else {
             rep_err(&c->rep, "ERR syntax error");
             return;
         }
-        if (persist || expire || i + 1 >= c->argc) {
-            rep_err(&c->rep, "ERR syntax error");
-            return;
-        }
-        if (arg_expire(c, &c->argv[++i], unit, "getex", &when) != 0) return;
-        expire = 1;
     }
     struct ks *ks = cmd_ks(c);
     const struct sv *key = &c->argv[1];

@@ -198,6 +198,21 @@ static void heap_remove(struct ks *ks, struct ks_entry *e)
     heap_sift_down(ks, entry_heap_idx(last.e));
 }
 
+/* Changes the expiry of an entry that has one, keeping the heap ordered. */
+static void retime(struct ks *ks, struct ks_entry *e, int64_t expire_ms)
+{
+    kv_assert(has_ttl(e) && expire_ms >= 0);
+    int64_t old = entry_expire(e);
+    if (old == expire_ms) return;
+    memcpy(e->d + 1, &expire_ms, sizeof(expire_ms));
+    size_t i = entry_heap_idx(e);
+    ks->heap[i].when_ms = expire_ms;
+    if (expire_ms < old)
+        heap_sift_up(ks, i);
+    else
+        heap_sift_down(ks, i);
+}
+
 /* ---- lookups and changes ---- */
 
 static void touched(struct ks *ks, const char *key, size_t klen)
@@ -229,16 +244,20 @@ static void expire_at(struct ks *ks, const struct ht_pos *pos)
     ks->expired_keys++;
 }
 
+/* Finds key's entry; an expired one is deleted on the spot and reported as absent. */
+static int find_live(struct ks *ks, const char *key, size_t klen, uint64_t hash, struct ht_pos *pos)
+{
+    if (!ht_find(&ks->table, key, klen, hash, pos)) return 0;
+    if (kv_likely(!expired(ks, (struct ks_entry *)*pos->slot))) return 1;
+    expire_at(ks, pos);
+    return 0;
+}
+
 struct ks_entry *ks_get(struct ks *ks, const char *key, size_t klen)
 {
     struct ht_pos pos;
-    if (!ht_find(&ks->table, key, klen, ht_hash_bytes(key, klen), &pos)) return NULL;
-    struct ks_entry *e = (struct ks_entry *)*pos.slot;
-    if (kv_unlikely(expired(ks, e))) {
-        expire_at(ks, &pos);
-        return NULL;
-    }
-    return e;
+    if (!find_live(ks, key, klen, ht_hash_bytes(key, klen), &pos)) return NULL;
+    return (struct ks_entry *)*pos.slot;
 }
 
 int ks_install(struct ks *ks, struct ks_entry *e)
@@ -271,13 +290,7 @@ static int overwrite_in_place(struct ks *ks, const struct ht_pos *pos, const cha
     ks_view(e, &v);
     if (v.vlen != vlen || has_ttl(e) != (expire_ms >= 0)) return 0;
     if (vlen) memcpy(v.val, val, vlen);
-    if (expire_ms >= 0 && expire_ms != v.expire_ms) {
-        memcpy(e->d + 1, &expire_ms, sizeof(expire_ms));
-        size_t i = entry_heap_idx(e);
-        ks->heap[i].when_ms = expire_ms;
-        heap_sift_up(ks, i);
-        heap_sift_down(ks, entry_heap_idx(e));
-    }
+    if (expire_ms >= 0) retime(ks, e, expire_ms);
     return 1;
 }
 
@@ -286,11 +299,7 @@ int ks_put(struct ks *ks, const char *key, size_t klen, const char *val, size_t 
 {
     uint64_t hash = ht_hash_bytes(key, klen);
     struct ht_pos pos;
-    int found = ht_find(&ks->table, key, klen, hash, &pos);
-    if (found && expired(ks, (struct ks_entry *)*pos.slot)) {
-        expire_at(ks, &pos);
-        found = 0;
-    }
+    int found = find_live(ks, key, klen, hash, &pos);
     if (expire_ms == KS_KEEP_TTL)
         expire_ms = found ? entry_expire((struct ks_entry *)*pos.slot) : KS_NO_TTL;
     if (found && overwrite_in_place(ks, &pos, val, vlen, expire_ms)) {
@@ -316,12 +325,7 @@ int ks_put(struct ks *ks, const char *key, size_t klen, const char *val, size_t 
 int ks_del(struct ks *ks, const char *key, size_t klen)
 {
     struct ht_pos pos;
-    if (!ht_find(&ks->table, key, klen, ht_hash_bytes(key, klen), &pos)) return 0;
-    struct ks_entry *e = (struct ks_entry *)*pos.slot;
-    if (expired(ks, e)) {
-        expire_at(ks, &pos);
-        return 0;
-    }
+    if (!find_live(ks, key, klen, ht_hash_bytes(key, klen), &pos)) return 0;
     touched(ks, key, klen);
     remove_at(ks, &pos);
     return 1;
@@ -347,24 +351,12 @@ int ks_set_expire(struct ks *ks, const char *key, size_t klen, int64_t expire_ms
 {
     kv_assert(expire_ms >= 0 || expire_ms == KS_NO_TTL);
     struct ht_pos pos;
-    if (!ht_find(&ks->table, key, klen, ht_hash_bytes(key, klen), &pos)) return 0;
+    if (!find_live(ks, key, klen, ht_hash_bytes(key, klen), &pos)) return 0;
     struct ks_entry *e = (struct ks_entry *)*pos.slot;
-    if (expired(ks, e)) {
-        expire_at(ks, &pos);
-        return 0;
-    }
-    if (has_ttl(e) && expire_ms >= 0) {
-        int64_t old = entry_expire(e);
-        memcpy(e->d + 1, &expire_ms, sizeof(expire_ms));
-        size_t i = entry_heap_idx(e);
-        ks->heap[i].when_ms = expire_ms;
-        if (expire_ms < old)
-            heap_sift_up(ks, i);
-        else
-            heap_sift_down(ks, i);
-    } else if (has_ttl(e) != (expire_ms >= 0)) {
+    if (has_ttl(e) && expire_ms >= 0)
+        retime(ks, e, expire_ms);
+    else if (has_ttl(e) != (expire_ms >= 0))
         relayout(ks, &pos, expire_ms);
-    }
     touched(ks, key, klen);
     return 1;
 }
@@ -476,11 +468,7 @@ static struct ks_entry *resize_value(struct ks *ks, const char *key, size_t klen
 {
     uint64_t hash = ht_hash_bytes(key, klen);
     struct ht_pos pos;
-    int found = ht_find(&ks->table, key, klen, hash, &pos);
-    if (found && expired(ks, (struct ks_entry *)*pos.slot)) {
-        expire_at(ks, &pos);
-        found = 0;
-    }
+    int found = find_live(ks, key, klen, hash, &pos);
     if (!found) {
         struct ks_entry *e = ks_entry_new(key, klen, newlen, KS_NO_TTL);
         struct ks_view v;
