@@ -26,7 +26,7 @@ PYTEST   := $(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: all run test asan unit integration bench deps deps-test clean format
 
-all: bin/panda-server bin/panda-cli
+all: bin/panda-server bin/panda-cli bin/panda-check-wal
 
 deps:
 	@scripts/deps.sh build
@@ -41,6 +41,17 @@ bin/panda-server: $(REL_OBJ) | bin
 bin/panda-server-asan: $(ASAN_OBJ) | bin
 	@echo "  LD    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+CHECK_OBJ := $(addprefix build/rel/,walfmt.o crc32c.o buf.o alloc.o err.o util.o)
+
+bin/panda-check-wal: tools/panda-check-wal.c $(CHECK_OBJ) $(wildcard src/*.h) | bin
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -Isrc -o $@ $< $(CHECK_OBJ) -ljemalloc $(LDLIBS)
+
+# LD_PRELOAD shim that injects disk faults into the WAL's system calls (tests only).
+build/faultfs.so: tests/faults/faultfs.c | build
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -o $@ $< -ldl -lpthread
 
 bin/panda-cli: $(CLI_SRC) $(wildcard cli/*.h) | bin
 	@echo "  CC    $@"
@@ -66,7 +77,7 @@ build/unit/test_cli_reader: tests/unit/test_cli_reader.c tests/unit/tap.h $(CLI_
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Icli -Itests/unit -o $@ $< $(CLI_LIB) $(LDLIBS)
 
-bin build/rel build/asan build/unit:
+bin build build/rel build/asan build/unit:
 	mkdir -p $@
 
 asan: bin/panda-server-asan bin/panda-cli-asan
@@ -86,7 +97,7 @@ integration: all asan
 		$(PYTEST) tests/integration
 
 test: deps-test
-	$(MAKE) all asan
+	$(MAKE) all asan build/faultfs.so
 	@tests/run-all.sh
 
 bench: deps-test all

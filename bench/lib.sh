@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # Helper functions for bench/run.sh. Sourced, never executed directly.
 #
-# Servers are identified by a short name ("panda" or "redis"). start_redis /
-# start_panda record the port, pid and log of the running server in the
-# associative arrays SRV_PORT, SRV_PID and SRV_LOG, keyed by that name, so
-# the rest of the harness never hard-codes ports. Every started server is
+# Servers are identified by a short name ("panda", "redis", or any other
+# name given to try_start). start_redis / start_panda / try_start record the
+# port, pid, log and data directory of the running server in the associative
+# arrays SRV_PORT, SRV_PID, SRV_LOG and SRV_DIR, keyed by that name, so the
+# rest of the harness never hard-codes ports, plus SRV_READY_MS (milliseconds
+# from launching the process to its first PONG). Every started server is
 # stopped by bench_cleanup (installed as the EXIT trap by run.sh).
 #
 # Expected globals (set by run.sh before use):
@@ -14,10 +16,14 @@
 #   BENCH_KEYSPACE     redis-benchmark -r
 #   BENCH_RUN_TIMEOUT  seconds before one redis-benchmark run is abandoned
 #   BENCH_REPORT       file the report is accumulated in (see emit)
+# Optional (a caller may override them with `local`, bash scoping is dynamic):
+#   BENCH_READY_TIMEOUT  seconds a starting server may take to answer PING (15)
 
-# shellcheck disable=SC2034 # SRV_LOG is read by run.sh
-declare -gA SRV_PORT=() SRV_PID=() SRV_LOG=()
+# shellcheck disable=SC2034 # SRV_LOG, SRV_DIR, SRV_READY_MS are read by run.sh
+declare -gA SRV_PORT=() SRV_PID=() SRV_LOG=() SRV_DIR=() SRV_READY_MS=()
 BENCH_LAST_ERROR=""
+BENCH_READY_TIMEOUT=${BENCH_READY_TIMEOUT:-15}
+_LAST_EXIT="" # exit status of the server process last reaped by _kill_pid / _wait_ready
 
 bench_log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -61,56 +67,90 @@ rcli() {
     timeout 30 redis-cli -h 127.0.0.1 -p "${SRV_PORT[$name]}" "$@"
 }
 
-# _wait_ready NAME PID PORT LOG: wait (<= 15 s) until the server answers PING.
+# now_us: wall clock in microseconds (bash 5 $EPOCHREALTIME, no fork).
+now_us() { printf '%s\n' "${EPOCHREALTIME//[.,]/}"; }
+
+# probe_pong PORT: true if a server on 127.0.0.1:PORT answers PING with +PONG.
+# Pure bash (/dev/tcp), so polling it often costs the machine next to nothing.
+# A server that is still loading its data (redis: -LOADING) counts as not ready.
+probe_pong() {
+    local port=$1 line="" fd
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+    { printf 'PING\r\n' >&"$fd"; } 2>/dev/null || true
+    IFS= read -r -t 5 line <&"$fd" || true
+    exec {fd}>&-
+    [ "${line%$'\r'}" = "+PONG" ]
+}
+
+# _wait_ready NAME PID PORT LOG T0_US: wait (<= $BENCH_READY_TIMEOUT s) until the
+# server answers PING, polling every 10 ms; on success SRV_READY_MS[NAME] is the
+# time since T0_US (when the process was launched). On failure BENCH_LAST_ERROR
+# says why, and _LAST_EXIT holds the exit status if the process exited.
 _wait_ready() {
-    local name=$1 pid=$2 port=$3 log=$4 i reply
-    for i in $(seq 1 150); do
+    local name=$1 pid=$2 port=$3 log=$4 t0=$5 deadline rc=0
+    deadline=$((t0 + BENCH_READY_TIMEOUT * 1000000))
+    _LAST_EXIT=""
+    while [ "$(now_us)" -lt "$deadline" ]; do
         if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid" 2>/dev/null || true
-            bench_log "$name (pid $pid, port $port) exited during startup; log tail:"
+            wait "$pid" 2>/dev/null || rc=$?
+            _LAST_EXIT=$rc
+            BENCH_LAST_ERROR="$name exited during startup (status $rc): $(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | tail -c 300)"
+            bench_log "$name (pid $pid, port $port) exited during startup (status $rc); log tail:"
             tail -n 20 "$log" >&2 || true
             return 1
         fi
-        reply=$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null || true)
-        if [ "$reply" = "PONG" ]; then
+        if probe_pong "$port"; then
+            SRV_READY_MS[$name]=$(awk -v a="$(now_us)" -v b="$t0" 'BEGIN { printf "%.1f\n", (a - b) / 1000 }')
             return 0
         fi
-        sleep 0.1
+        sleep 0.01
     done
-    bench_log "$name (pid $pid, port $port) did not answer PING within 15 s; log tail:"
+    BENCH_LAST_ERROR="$name did not answer PING within ${BENCH_READY_TIMEOUT} s"
+    bench_log "$name (pid $pid, port $port) did not answer PING within ${BENCH_READY_TIMEOUT} s; log tail:"
     tail -n 20 "$log" >&2 || true
     _kill_pid "$pid"
     return 1
 }
 
-# _start_server NAME CMD-BUILDER [EXTRA-ARGS...]
-# CMD-BUILDER is a function called as `builder PORT DIR EXTRA...` that fills
-# the global array _CMD with the command line. Retries on a port race.
+# _start_server MODE NAME CMD-BUILDER DIR [EXTRA-ARGS...]
+# MODE is "die" (exit the harness on failure) or "soft" (return 1, with
+# BENCH_LAST_ERROR set). DIR is the data directory to use, or "" for a fresh
+# one under $BENCH_TMP. CMD-BUILDER is a function called as
+# `builder PORT DIR EXTRA...` that fills the global array _CMD with the
+# command line. Retries on a port race (but not when panda rejected an option:
+# exit status 2).
 _start_server() {
-    local name=$1 builder=$2 port dir log pid try
-    shift 2
+    local mode=$1 name=$2 builder=$3 want_dir=$4 port dir log pid try t0
+    shift 4
     if [ -n "${SRV_PID[$name]:-}" ]; then
         die "server $name already running (pid ${SRV_PID[$name]})"
     fi
     for try in 1 2 3 4 5; do
         port=$(free_port) || die "no free TCP port found"
-        dir="$BENCH_TMP/$name-$port"
+        dir=${want_dir:-"$BENCH_TMP/$name-$port"}
         log="$BENCH_TMP/$name-$port.log"
         mkdir -p "$dir"
         _CMD=()
         "$builder" "$port" "$dir" "$@"
+        t0=$(now_us)
         "${_CMD[@]}" >"$log" 2>&1 </dev/null &
         pid=$!
         SRV_PID[$name]=$pid
         SRV_PORT[$name]=$port
         SRV_LOG[$name]=$log
-        if _wait_ready "$name" "$pid" "$port" "$log"; then
-            bench_log "$name started: pid $pid port $port"
+        SRV_DIR[$name]=$dir
+        if _wait_ready "$name" "$pid" "$port" "$log" "$t0"; then
+            bench_log "$name started: pid $pid port $port (ready after ${SRV_READY_MS[$name]} ms)"
             return 0
         fi
-        unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]"
+        unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]" "SRV_DIR[$name]"
         bench_log "$name start attempt $try failed"
+        if [ "${_LAST_EXIT:-}" = "2" ]; then break; fi
     done
+    if [ "$mode" = "soft" ]; then
+        bench_log "could not start $name (command: ${_CMD[*]})"
+        return 1
+    fi
     die "could not start $name (command: ${_CMD[*]})"
 }
 
@@ -128,14 +168,26 @@ _panda_cmd() {
 
 # start_redis [EXTRA redis-server ARGS...]  (later args override earlier ones,
 # e.g. start_redis --appendonly yes --appendfsync always)
-start_redis() { _start_server redis _redis_cmd "$@"; }
+start_redis() { _start_server die redis _redis_cmd "" "$@"; }
 
-# start_panda [EXTRA panda-server FLAGS...]
-start_panda() { _start_server panda _panda_cmd "$@"; }
+# start_panda [EXTRA panda-server FLAGS...]  (later flags override earlier ones)
+start_panda() { _start_server die panda _panda_cmd "" "$@"; }
+
+# try_start NAME KIND DIR [EXTRA ARGS...]: start a server of KIND (panda or
+# redis) under NAME, in data directory DIR ("" = a fresh one). Returns 1
+# instead of exiting when the server does not come up (BENCH_LAST_ERROR says
+# why), e.g. when panda rejects a flag it does not know.
+try_start() {
+    local name=$1 kind=$2 dir=$3
+    shift 3
+    _start_server soft "$name" "_${kind}_cmd" "$dir" "$@"
+}
 
 # _kill_pid PID: SIGTERM, wait up to 10 s, then SIGKILL. Only our own children.
+# The exit status is left in _LAST_EXIT (143/137 = killed by SIGTERM/SIGKILL
+# without handling it).
 _kill_pid() {
-    local pid=$1
+    local pid=$1 rc=0
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
@@ -145,17 +197,19 @@ _kill_pid() {
         bench_log "pid $pid ignored SIGTERM for 10 s, sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
-    wait "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || rc=$?
+    _LAST_EXIT=$rc
 }
 
-# stop_server NAME
+# stop_server NAME: SIGTERM (a clean shutdown for both servers); the exit
+# status is left in _LAST_EXIT.
 stop_server() {
     local name=$1 pid
     pid=${SRV_PID[$name]:-}
     [ -n "$pid" ] || return 0
     _kill_pid "$pid"
-    bench_log "$name stopped (pid $pid)"
-    unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]"
+    bench_log "$name stopped (pid $pid, exit status $_LAST_EXIT)"
+    unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]" "SRV_DIR[$name]"
 }
 
 # bench_cleanup: EXIT trap. Stops every server still running, removes scratch.

@@ -6,7 +6,7 @@
 # here is asserted by any test.
 #
 # Sections run in the order given by BENCH_SECTIONS (default
-# "throughput memory"). To add one, define a function section_NAME below and
+# "throughput memory durable replay"). To add one, define a function section_NAME below and
 # add NAME to the default list.
 # shellcheck disable=SC2119 # start_panda/start_redis take optional extra server args
 set -euo pipefail
@@ -27,22 +27,29 @@ case $PANDA_BIN in
 esac
 
 if [ "${BENCH_QUICK:-0}" = "1" ]; then
-    q_rounds=1 q_p1=5000 q_p16=20000 q_mem=50000
+    q_rounds=1 q_p1=5000 q_p16=20000 q_mem=50000 q_dp1=2000 q_dp16=10000 q_replay=100000
 else
-    q_rounds=5 q_p1=200000 q_p16=1000000 q_mem=1000000
+    q_rounds=5 q_p1=200000 q_p16=1000000 q_mem=1000000 q_dp1=100000 q_dp16=500000 q_replay=2000000
 fi
 BENCH_ROUNDS=${BENCH_ROUNDS:-$q_rounds}
 BENCH_REQUESTS_P1=${BENCH_REQUESTS_P1:-$q_p1}
 BENCH_REQUESTS_P16=${BENCH_REQUESTS_P16:-$q_p16}
 BENCH_MEM_KEYS=${BENCH_MEM_KEYS:-$q_mem}
-BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory}
+BENCH_DURABLE_REQUESTS_P1=${BENCH_DURABLE_REQUESTS_P1:-$q_dp1}
+BENCH_DURABLE_REQUESTS_P16=${BENCH_DURABLE_REQUESTS_P16:-$q_dp16}
+BENCH_DURABLE_RUN_TIMEOUT=${BENCH_DURABLE_RUN_TIMEOUT:-900}
+BENCH_REPLAY_KEYS=${BENCH_REPLAY_KEYS:-$q_replay}
+BENCH_REPLAY_TIMEOUT=${BENCH_REPLAY_TIMEOUT:-600}
+BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay}
 BENCH_CLIENTS=50
 BENCH_KEYSPACE=100000
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 BENCH_TESTS="set get incr mset"
 BENCH_PIPELINES="1 16"
 
-for v in BENCH_ROUNDS BENCH_REQUESTS_P1 BENCH_REQUESTS_P16 BENCH_MEM_KEYS BENCH_RUN_TIMEOUT; do
+for v in BENCH_ROUNDS BENCH_REQUESTS_P1 BENCH_REQUESTS_P16 BENCH_MEM_KEYS BENCH_RUN_TIMEOUT \
+    BENCH_DURABLE_REQUESTS_P1 BENCH_DURABLE_REQUESTS_P16 BENCH_DURABLE_RUN_TIMEOUT \
+    BENCH_REPLAY_KEYS BENCH_REPLAY_TIMEOUT; do
     case ${!v} in
     '' | *[!0-9]* | 0) die "$v must be a positive integer (got '${!v}')" ;;
     esac
@@ -248,6 +255,403 @@ section_memory() {
     done
     emit "memory ratio panda/redis: $(ratio "${per_key[panda]:-n/a}" "${per_key[redis]:-n/a}") (target <= 0.60)"
     emit ""
+}
+
+# ---------------------------------------------------------------- durable writes
+
+durable_requests_for() { # PIPELINE -> -n
+    if [ "$1" = "1" ]; then printf '%s\n' "$BENCH_DURABLE_REQUESTS_P1"; else printf '%s\n' "$BENCH_DURABLE_REQUESTS_P16"; fi
+}
+
+# verdict RATIO TARGET: "met" / "not met" / "n/a".
+verdict() {
+    if [ "$1" = "n/a" ] || [ -z "$1" ]; then
+        printf 'n/a\n'
+    else
+        awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "NOT met" }'
+    fi
+}
+
+# info_field NAME SECTION FIELD: one `field:value` of INFO SECTION, value only.
+info_field() {
+    rcli "$1" INFO "$2" 2>/dev/null | tr -d '\r' | awk -F: -v f="$3" '$1 == f { print $2; exit }'
+}
+
+# path_bytes PATH...: total size in bytes of the regular files among PATHs
+# (directories are walked); 0 if none exist.
+path_bytes() {
+    local p total=0 b
+    for p in "$@"; do
+        [ -e "$p" ] || continue
+        b=$(find "$p" -type f -printf '%s\n' 2>/dev/null | awk '{ t += $1 } END { printf "%d\n", t }')
+        total=$((total + b))
+    done
+    printf '%s\n' "$total"
+}
+
+# redis_aof_paths DIR: the AOF files redis keeps in DIR (7.x: appenddirname
+# directory with a manifest; 6.x: a single appendonly.aof).
+redis_aof_paths() {
+    local dir=$1
+    if [ -d "$dir/appendonlydir" ]; then printf '%s\n' "$dir/appendonlydir"; fi
+    if [ -f "$dir/appendonly.aof" ]; then printf '%s\n' "$dir/appendonly.aof"; fi
+}
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1e6 }'; }
+
+# dsync_probe DIR: microseconds per 64-byte O_DSYNC write in DIR (a rough
+# figure for what one fdatasync costs on this disk), or "n/a".
+dsync_probe() {
+    local f="$1/dsync-probe" t0 t1
+    t0=$(now_us)
+    if ! dd if=/dev/zero of="$f" bs=64 count=500 oflag=dsync status=none 2>/dev/null; then
+        rm -f "$f"
+        printf 'n/a\n'
+        return 0
+    fi
+    t1=$(now_us)
+    rm -f "$f"
+    awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f\n", (a - b) / 500 }'
+}
+
+# Durable SET throughput: panda's WAL against redis' AOF at the same fsync
+# policy. Pairs (configuration ids):
+#   always    panda --fsync always                       / redis appendfsync always
+#   nogc      panda --fsync always --wal-group-commit no / (no redis)
+#   everysec  panda --fsync everysec                     / redis appendfsync everysec
+section_durable() {
+    # fsync-bound runs (one fdatasync per write with nogc) take much longer
+    # than the throughput section's; run_rb reads this variable.
+    local BENCH_RUN_TIMEOUT=$BENCH_DURABLE_RUN_TIMEOUT
+    local cfgs="always nogc everysec" cfg kind name round pipe n row csvname rps p50 p99 key what
+    local -A pflags=([always]="--fsync always" [nogc]="--fsync always --wal-group-commit no"
+        [everysec]="--fsync everysec")
+    local -A rflags=([always]="--appendonly yes --appendfsync always"
+        [everysec]="--appendonly yes --appendfsync everysec")
+    local -A down=() vals=() med=() dirs=() expect=()
+    local warnings=() checks=() args=() names=()
+    local fstype dsync_us
+
+    fstype=$(df -PT "$BENCH_TMP" 2>/dev/null | awk 'NR == 2 { print $2 " on " $1 }' || true)
+    dsync_us=$(dsync_probe "$BENCH_TMP")
+    bench_log "data dirs on ${fstype:-unknown fs}; O_DSYNC 64-byte write: $dsync_us us"
+
+    for cfg in $cfgs; do
+        for kind in panda redis; do
+            name="$kind-$cfg"
+            if [ "$kind" = panda ]; then
+                read -r -a args <<<"${pflags[$cfg]}"
+                expect[$name]=${cfg/nogc/always}
+            else
+                [ -n "${rflags[$cfg]:-}" ] || continue
+                read -r -a args <<<"${rflags[$cfg]}"
+                expect[$name]=$cfg
+            fi
+            names+=("$name")
+            if try_start "$name" "$kind" "" "${args[@]}"; then
+                dirs[$name]=${SRV_DIR[$name]}
+                row=$(check_commands "$name")
+                if [ -n "$row" ]; then warnings+=("$row"); fi
+            else
+                down[$name]="$kind did not start with \`${args[*]}\`: $BENCH_LAST_ERROR"
+                warnings+=("**WARNING: $name: ${down[$name]}**")
+            fi
+        done
+    done
+
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        for pipe in $BENCH_PIPELINES; do
+            n=$(durable_requests_for "$pipe")
+            for name in "${names[@]}"; do
+                [ -z "${down[$name]:-}" ] || continue
+                if ! server_alive "$name"; then
+                    bench_log "round $round: $name is not running, skipping set -P $pipe"
+                    continue
+                fi
+                bench_log "round $round/$BENCH_ROUNDS: $name set -P $pipe -n $n"
+                if row=$(run_rb "$name" set "$pipe" "$n"); then
+                    IFS=$'\t' read -r csvname rps p50 p99 <<<"$row"
+                    key="$name/$pipe"
+                    vals[$key/rps]+="$rps "
+                    vals[$key/p50]+="$p50 "
+                    vals[$key/p99]+="$p99 "
+                    bench_log "  -> $rps ops/s, p50 $p50 ms, p99 $p99 ms"
+                fi
+            done
+        done
+    done
+
+    # Did each server really run with the durability it was asked for, and
+    # write its log where we think it does?
+    local nfail why got dir bytes
+    for name in "${names[@]}"; do
+        [ -z "${down[$name]:-}" ] || continue
+        IFS=$'\t' read -r nfail why < <(rb_failures "$name")
+        if [ "$nfail" -gt 0 ]; then
+            warnings+=("**WARNING: $nfail redis-benchmark run(s) against $name failed; first: $why**")
+        fi
+        if ! server_alive "$name"; then
+            warnings+=("**WARNING: $name exited during the durable runs; last log line: $(tail -n 1 "${SRV_LOG[$name]}" 2>/dev/null || true)**")
+            continue
+        fi
+        if [ "${name%%-*}" = panda ]; then
+            got=$(info_field "$name" persistence wal_fsync || true)
+            if [ "$got" != "${expect[$name]}" ]; then
+                warnings+=("**WARNING: $name: INFO persistence wal_fsync is '$got', expected '${expect[$name]}'**")
+            fi
+        else
+            got="$(rcli "$name" CONFIG GET appendonly | tail -n 1)/$(rcli "$name" CONFIG GET appendfsync | tail -n 1)"
+            if [ "$got" != "yes/${expect[$name]}" ]; then
+                warnings+=("**WARNING: $name: appendonly/appendfsync is '$got', expected 'yes/${expect[$name]}'**")
+            fi
+            got=$(rcli "$name" CONFIG GET dir | tail -n 1)
+            if [ "$got" != "${dirs[$name]}" ]; then
+                warnings+=("**WARNING: $name: CONFIG GET dir is '$got', expected '${dirs[$name]}'**")
+            fi
+        fi
+    done
+    for name in "${names[@]}"; do
+        [ -z "${down[$name]:-}" ] || continue
+        stop_server "$name"
+        dir=${dirs[$name]}
+        if [ "${name%%-*}" = panda ]; then
+            bytes=$(path_bytes "$dir/kv_database.wal")
+            if [ "$bytes" -gt 0 ]; then
+                checks+=("$name: $dir/kv_database.wal is $(mb "$bytes") MB")
+            else
+                warnings+=("**WARNING: $name: no WAL written ($dir/kv_database.wal missing or empty)**")
+            fi
+        else
+            mapfile -t args < <(redis_aof_paths "$dir")
+            bytes=$(path_bytes ${args[@]+"${args[@]}"})
+            if [ "$bytes" -gt 0 ]; then
+                checks+=("$name: AOF ($(printf '%s ' "${args[@]#"$dir"/}")) in the data dir is $(mb "$bytes") MB")
+            else
+                warnings+=("**WARNING: $name: no AOF (appendonlydir/ or appendonly.aof) in $dir**")
+            fi
+        fi
+        rm -rf "$dir"
+    done
+
+    for name in "${names[@]}"; do
+        for pipe in $BENCH_PIPELINES; do
+            for what in rps p50 p99; do
+                # shellcheck disable=SC2086 # word-splitting the value list is intended
+                med[$name/$pipe/$what]=$(median ${vals[$name/$pipe/$what]:-})
+            done
+        done
+    done
+
+    emit "## Durable writes"
+    emit ""
+    emit "SET only: redis-benchmark -c $BENCH_CLIENTS -r $BENCH_KEYSPACE -P {1,16} -t set --csv;" \
+        "-n $BENCH_DURABLE_REQUESTS_P1 at pipeline 1, $BENCH_DURABLE_REQUESTS_P16 at pipeline 16" \
+        "(3-byte values). Each server is its own process with a fresh data dir, all started" \
+        "before the runs; the runs alternate between them, $BENCH_ROUNDS round(s); each cell is" \
+        "the median over rounds. Rows: **always** = panda \`--fsync always\` vs redis" \
+        "\`--appendonly yes --appendfsync always\`; **everysec** = panda \`--fsync everysec\` vs" \
+        "redis \`--appendonly yes --appendfsync everysec\`; **always, no group commit** = panda" \
+        "\`--fsync always --wal-group-commit no\` (one fdatasync per write), no redis, and its" \
+        "ratio is panda always (group commit) / panda always without group commit. Other ratios" \
+        "= panda/redis ops/s. Data dirs on ${fstype:-an unknown filesystem}; one 64-byte" \
+        "O_DSYNC write there took about $dsync_us us."
+    emit ""
+    emit "| pair | pipeline | panda ops/s | redis ops/s | ratio | panda p50 ms | redis p50 ms | panda p99 ms | redis p99 ms |"
+    emit "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local label r
+    for pipe in $BENCH_PIPELINES; do
+        for cfg in $cfgs; do
+            if [ "$cfg" = nogc ]; then
+                label="always, no group commit"
+                r=$(ratio "${med[panda-always/$pipe/rps]}" "${med[panda-nogc/$pipe/rps]}")
+                emit "| $label | $pipe" \
+                    "| $(fmt '%.0f' "${med[panda-nogc/$pipe/rps]}") | -" \
+                    "| $r" \
+                    "| $(fmt '%.3f' "${med[panda-nogc/$pipe/p50]}") | -" \
+                    "| $(fmt '%.3f' "${med[panda-nogc/$pipe/p99]}") | - |"
+                continue
+            fi
+            emit "| $cfg | $pipe" \
+                "| $(fmt '%.0f' "${med[panda-$cfg/$pipe/rps]}")" \
+                "| $(fmt '%.0f' "${med[redis-$cfg/$pipe/rps]}")" \
+                "| $(ratio "${med[panda-$cfg/$pipe/rps]}" "${med[redis-$cfg/$pipe/rps]}")" \
+                "| $(fmt '%.3f' "${med[panda-$cfg/$pipe/p50]}")" \
+                "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p50]}")" \
+                "| $(fmt '%.3f' "${med[panda-$cfg/$pipe/p99]}")" \
+                "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p99]}") |"
+        done
+    done
+    emit ""
+    local line
+    for cfg in always everysec; do
+        line="target: panda $cfg >= 1.3x redis $cfg -"
+        for pipe in $BENCH_PIPELINES; do
+            r=$(ratio "${med[panda-$cfg/$pipe/rps]}" "${med[redis-$cfg/$pipe/rps]}")
+            line+=" pipeline $pipe: ${r}x ($(verdict "$r" 1.3));"
+        done
+        emit "${line%;}"
+        emit ""
+    done
+    r=$(ratio "${med[panda-always/1/rps]}" "${med[redis-everysec/1/rps]}")
+    emit "target: panda always >= 1.0x redis everysec at pipeline 1 - measured: ${r}x ($(verdict "$r" 1.0))"
+    emit ""
+    line="group commit buys (panda always / panda always without group commit) -"
+    for pipe in $BENCH_PIPELINES; do
+        line+=" pipeline $pipe: $(ratio "${med[panda-always/$pipe/rps]}" "${med[panda-nogc/$pipe/rps]}")x;"
+    done
+    emit "${line%;}"
+    emit ""
+    for row in ${checks[@]+"${checks[@]}"}; do
+        emit "- $row"
+    done
+    if [ "${#checks[@]}" -gt 0 ]; then emit ""; fi
+    for row in ${warnings[@]+"${warnings[@]}"}; do
+        emit "$row"
+        emit ""
+    done
+}
+
+# ---------------------------------------------------------------- replay
+
+# _replay_one KIND: load $BENCH_REPLAY_KEYS SETs into a fresh KIND server with
+# an unsynced log, stop it cleanly, restart it on the same dir and time the
+# recovery. Fills the caller's rp_* arrays (keyed by KIND) or rp_fail[KIND].
+_replay_one() {
+    local kind=$1 dir log bytes line got secs
+    local args=()
+    if [ "$kind" = panda ]; then
+        args=(--fsync no)
+    else
+        # no rewrite (it would turn the AOF into an RDB-preamble base file)
+        args=(--appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0 --aof-use-rdb-preamble no)
+    fi
+    if ! try_start "$kind" "$kind" "" "${args[@]}"; then
+        rp_fail[$kind]="did not start with \`${args[*]}\`: $BENCH_LAST_ERROR"
+        return 1
+    fi
+    dir=${SRV_DIR[$kind]}
+    bench_log "$kind: loading $BENCH_REPLAY_KEYS keys"
+    if ! pipe_load "$kind" "$rp_stream" || ! wait_dbsize "$kind" "$BENCH_REPLAY_KEYS" 600; then
+        rp_fail[$kind]="load failed: $BENCH_LAST_ERROR"
+        stop_server "$kind"
+        return 1
+    fi
+    stop_server "$kind"
+    if [ "$_LAST_EXIT" != 0 ]; then
+        rp_fail[$kind]="exit status $_LAST_EXIT after SIGTERM (expected a clean shutdown, 0)"
+        return 1
+    fi
+    if [ "$kind" = panda ]; then
+        bytes=$(path_bytes "$dir/kv_database.wal")
+    else
+        mapfile -t args < <(redis_aof_paths "$dir")
+        bytes=$(path_bytes ${args[@]+"${args[@]}"})
+        args=(--appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0 --aof-use-rdb-preamble no)
+    fi
+    if [ "$bytes" -eq 0 ]; then
+        rp_fail[$kind]="no log file found in $dir after shutdown"
+        return 1
+    fi
+    rp_bytes[$kind]=$bytes
+    bench_log "$kind: log is $(mb "$bytes") MB; restarting on the same dir"
+    [ "$kind" = redis ] || args+=(--log-level info)
+    if ! try_start "$kind" "$kind" "$dir" "${args[@]}"; then
+        rp_fail[$kind]="restart failed: $BENCH_LAST_ERROR"
+        return 1
+    fi
+    rp_pong[$kind]=${SRV_READY_MS[$kind]}
+    log=${SRV_LOG[$kind]}
+    got=$(rcli "$kind" DBSIZE 2>/dev/null || true)
+    if [ "$got" != "$BENCH_REPLAY_KEYS" ]; then
+        rp_warn[$kind]="DBSIZE after restart is '$got', expected $BENCH_REPLAY_KEYS"
+    fi
+    if [ "$kind" = panda ]; then
+        # `WAL replay: N records in X ms (Y records/s)`
+        line=$(grep -o 'WAL replay: [0-9]* records in [0-9.]* ms ([0-9.]* records/s)' "$log" | tail -n 1 || true)
+        if [ -n "$line" ]; then
+            read -r "rp_records[panda]" "rp_ms[panda]" "rp_rps[panda]" < <(
+                printf '%s\n' "$line" | sed -E 's/^WAL replay: ([0-9]+) records in ([0-9.]+) ms \(([0-9.]+) records\/s\)$/\1 \2 \3/')
+        else
+            rp_warn[panda]+="${rp_warn[panda]:+; }no \`WAL replay:\` line in the log"
+            rp_records[panda]=$(info_field panda persistence wal_replayed_records || true)
+            rp_ms[panda]=$(info_field panda persistence wal_replay_ms || true)
+            if [ -n "${rp_records[panda]}" ] && [ -n "${rp_ms[panda]}" ]; then
+                rp_warn[panda]+=" (figures from INFO wal_replayed_records / wal_replay_ms)"
+                rp_rps[panda]=$(awk -v n="${rp_records[panda]}" -v ms="${rp_ms[panda]}" \
+                    'BEGIN { if (ms > 0) printf "%.0f\n", n * 1000 / ms; else print "n/a" }')
+            fi
+        fi
+    else
+        got=$(info_field redis persistence loading || true)
+        [ "$got" = 0 ] || rp_warn[redis]+="${rp_warn[redis]:+; }INFO loading is '$got' after the first PONG"
+        rp_records[redis]=$(rcli redis DBSIZE 2>/dev/null || true)
+        # "DB loaded from append only file: S seconds"
+        secs=$(sed -nE 's/.*DB loaded from append only file: ([0-9.]+) seconds.*/\1/p' "$log" | tail -n 1)
+        if [ -n "$secs" ]; then
+            rp_ms[redis]=$(awk -v s="$secs" 'BEGIN { printf "%.0f\n", s * 1000 }')
+            rp_rps[redis]=$(awk -v n="$BENCH_REPLAY_KEYS" -v s="$secs" \
+                'BEGIN { if (s > 0) printf "%.0f\n", n / s; else print "n/a" }')
+        else
+            rp_warn[redis]+="${rp_warn[redis]:+; }no \`DB loaded from append only file\` line in the log"
+        fi
+    fi
+    stop_server "$kind"
+    rm -rf "$dir"
+}
+
+section_replay() {
+    local BENCH_READY_TIMEOUT=$BENCH_REPLAY_TIMEOUT
+    local rp_stream="$BENCH_TMP/replay-set.resp" kind
+    local -A rp_fail=() rp_warn=() rp_bytes=() rp_pong=() rp_records=() rp_ms=() rp_rps=()
+
+    bench_log "generating RESP stream of $BENCH_REPLAY_KEYS SETs"
+    gen_set_stream "$rp_stream" "$BENCH_REPLAY_KEYS"
+    for kind in panda redis; do
+        _replay_one "$kind" || bench_log "$kind: replay measurement failed: ${rp_fail[$kind]}"
+    done
+    rm -f "$rp_stream"
+
+    emit "## Log replay at start-up"
+    emit ""
+    emit "Fresh data dir; $BENCH_REPLAY_KEYS distinct SETs (16-byte keys, 32-byte values, the" \
+        "memory section's stream) through \`redis-cli --pipe\`, SIGTERM (clean shutdown), restart" \
+        "on the same dir. panda: \`--fsync no\`, restarted with \`--log-level info\`; records," \
+        "replay ms and records/s are from its \`WAL replay: N records in X ms (Y records/s)\` log" \
+        "line. redis: \`--appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0" \
+        "--aof-use-rdb-preamble no\` (a pure command AOF); records = DBSIZE after the restart," \
+        "replay ms from its \`DB loaded from append only file: S seconds\` log line, records/s =" \
+        "keys / S. start-to-PONG = wall time from launching the process to the first \`+PONG\`" \
+        "(redis answers \`-LOADING\` until \`loading:0\`), polled every 10 ms. MB = 10^6 bytes."
+    emit ""
+    emit "| server | records | WAL MB | replay ms | records/s | start-to-PONG ms |"
+    emit "|---|---:|---:|---:|---:|---:|"
+    local label
+    for kind in panda redis; do
+        if [ "$kind" = panda ]; then label="panda (WAL, --fsync no)"; else label="redis (AOF, appendfsync no)"; fi
+        if [ -n "${rp_fail[$kind]:-}" ]; then
+            emit "| $label | n/a | n/a | n/a | n/a | n/a |"
+            continue
+        fi
+        emit "| $label | ${rp_records[$kind]:-n/a}" \
+            "| $(fmt '%.1f' "$(awk -v b="${rp_bytes[$kind]}" 'BEGIN { print b / 1e6 }')")" \
+            "| $(fmt '%.0f' "${rp_ms[$kind]:-n/a}")" \
+            "| $(fmt '%.0f' "${rp_rps[$kind]:-n/a}")" \
+            "| $(fmt '%.0f' "${rp_pong[$kind]:-n/a}") |"
+    done
+    emit ""
+    local r=${rp_rps[panda]:-n/a}
+    emit "target: >= 2,000,000 records/s - measured: $(fmt '%.0f' "$r") records/s ($(verdict "$r" 2000000))"
+    emit ""
+    for kind in panda redis; do
+        if [ -n "${rp_fail[$kind]:-}" ]; then
+            emit "**WARNING: $kind replay measurement failed: ${rp_fail[$kind]}**"
+            emit ""
+        fi
+        if [ -n "${rp_warn[$kind]:-}" ]; then
+            emit "**WARNING: $kind: ${rp_warn[$kind]}**"
+            emit ""
+        fi
+    done
 }
 
 # ---------------------------------------------------------------- main

@@ -104,6 +104,14 @@ void cmd_dispatch(struct conn *c)
         multi_queue(c, def);
         return;
     }
+    const char *refusal = srv_write_refusal(c->srv);
+    if (refusal && (def->flags & CMD_WRITE)) {
+        rep_errf(&c->rep, "ERR Panda cannot write its WAL (%s): writes are refused until it can; "
+                          "reads still work",
+                 refusal);
+        return;
+    }
     c->srv->ks.now_ms = util_mstime();
     cmd_call(c, def);
+    srv_after_command(c->srv, c);
 }

@@ -217,6 +217,16 @@ void cmd_exec(struct conn *c)
         watch_release_all(c);
         return;
     }
+    const char *refusal = srv_write_refusal(c->srv);
+    for (size_t i = 0; refusal && i < c->multi->n; i++) {
+        if (c->multi->cmds[i].def->flags & CMD_WRITE) {
+            rep_errf(&c->rep, "EXECABORT Panda cannot write its WAL (%s): transaction discarded",
+                     refusal);
+            multi_reset(c);
+            watch_release_all(c);
+            return;
+        }
+    }
     watch_release_all(c); /* nothing may abort it now; our own writes must not flag us */
     struct multi_state *m = c->multi;
     size_t argc = c->argc;

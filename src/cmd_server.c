@@ -123,11 +123,27 @@ static void info_memory(struct conn *c, struct buf *b)
 static void info_persistence(struct conn *c, struct buf *b)
 {
     struct server *s = c->srv;
+    struct wal_stats w;
+    wal_get_stats(s->wal, &w);
     buf_printf(b,
                "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu"
                "\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\naof_enabled:0\r\n"
                "data_dir:%s\r\n",
                (unsigned long long)s->ks.dirty, (long long)s->start_ms / 1000, s->cfg.data_dir);
+    buf_printf(b,
+               "wal_enabled:1\r\nwal_fsync:%s\r\nwal_group_commit:%s\r\nwal_bytes:%llu\r\n"
+               "wal_last_lsn:%llu\r\nwal_durable_lsn:%llu\r\nwal_last_fsync_us:%lld\r\n"
+               "wal_records_since_snapshot:%llu\r\nwal_write_errors:%llu\r\n"
+               "wal_replayed_records:%llu\r\nwal_replay_ms:%lld\r\n",
+               wal_fsync_name((enum wal_fsync)s->cfg.fsync), s->cfg.wal_group_commit ? "yes" : "no",
+               (unsigned long long)w.bytes, (unsigned long long)w.last_lsn,
+               (unsigned long long)w.durable_lsn, (long long)w.last_fsync_us,
+               (unsigned long long)w.records, (unsigned long long)w.write_errors,
+               (unsigned long long)w.replayed_records, (long long)w.replay_ms);
+    if (w.blocked)
+        buf_printf(b, "wal_status:blocked (%s)\r\n", w.reason);
+    else
+        buf_append_str(b, "wal_status:ok\r\n");
 }
 
 static void info_stats(struct conn *c, struct buf *b)

@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "util.h"
+#include "wal.h"
 
-enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL };
+enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL, OPT_BOOL, OPT_FSYNC };
 
 struct opt {
     const char *name; /* flag name without "--"; also the config-file name */
@@ -41,6 +42,12 @@ static const struct opt opts[] = {
      "most arguments in one command"},
     {"max-output-bytes", "PANDA_MAX_OUTPUT_BYTES", OPT_INT, OFF(max_output_bytes), 1024, 1LL << 40,
      "1073741824", "most unsent reply bytes per client before it is dropped"},
+    {"fsync", "PANDA_FSYNC", OPT_FSYNC, OFF(fsync), 0, 0, "always",
+     "WAL fsync policy: always (reply after fdatasync), everysec or no"},
+    {"wal-truncate-corrupt", "PANDA_WAL_TRUNCATE_CORRUPT", OPT_BOOL, OFF(wal_truncate_corrupt), 0,
+     0, "no", "start even if the WAL is corrupt in the middle: keep a copy, truncate there"},
+    {"wal-group-commit", "PANDA_WAL_GROUP_COMMIT", OPT_BOOL, OFF(wal_group_commit), 0, 0, "yes",
+     "share one fdatasync among concurrent writes (no: one fdatasync per write, to measure)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -90,6 +97,25 @@ static int set_opt(struct config *cfg, const struct opt *o, const char *val, con
             return kv_err_set(err, KV_EINVAL, "value for %s%s is too long", origin, o->name);
         strcpy(field, val);
         return 0;
+    case OPT_BOOL:
+        if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+            *(int *)field = 1;
+        else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+            *(int *)field = 0;
+        else
+            return kv_err_set(err, KV_EINVAL, "invalid value '%s' for %s%s (expected yes or no)",
+                              val, origin, o->name);
+        return 0;
+    case OPT_FSYNC:
+        for (int i = 0; i <= WAL_FSYNC_NO; i++) {
+            if (strcmp(val, wal_fsync_name((enum wal_fsync)i)) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        }
+        return kv_err_set(err, KV_EINVAL,
+                          "invalid value '%s' for %s%s (expected always, everysec or no)", val,
+                          origin, o->name);
     case OPT_LEVEL:
         if (log_parse_level(val, (enum log_level *)field) != 0)
             return kv_err_set(err, KV_EINVAL,
@@ -108,7 +134,7 @@ static void print_help(FILE *out)
     for (size_t i = 0; i < NOPTS; i++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s %s", opts[i].name,
-                 opts[i].type == OPT_INT ? "N" : "VALUE");
+                 opts[i].type == OPT_INT ? "N" : opts[i].type == OPT_BOOL ? "[yes|no]" : "VALUE");
         fprintf(out, "  %-28s %s", flag, opts[i].help);
         if (opts[i].env) fprintf(out, " [%s]", opts[i].env);
         if (opts[i].def[0]) fprintf(out, " (default %s)", opts[i].def);
@@ -188,6 +214,14 @@ static int load_env(struct config *cfg, struct kv_err *err)
     return 0;
 }
 
+static int is_bool_word(const char *s)
+{
+    static const char *const words[] = {"yes", "no", "true", "false", "1", "0"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(s, words[i]) == 0) return 1;
+    return 0;
+}
+
 /* Walks argv; for each `--name value` or `--name=value` calls apply (NULL: validate only). */
 static int walk_flags(struct config *cfg, int argc, char **argv, int apply, struct kv_err *err)
 {
@@ -204,6 +238,8 @@ static int walk_flags(struct config *cfg, int argc, char **argv, int apply, stru
             return kv_err_set(err, KV_EINVAL, "unknown option '--%.*s' (see --help)", (int)nlen,
                               name);
         const char *val = eq ? eq + 1 : NULL;
+        if (!val && o->type == OPT_BOOL && !(i + 1 < argc && is_bool_word(argv[i + 1])))
+            val = "yes"; /* `--wal-truncate-corrupt` alone */
         if (!val) {
             if (i + 1 >= argc)
                 return kv_err_set(err, KV_EINVAL, "option '--%s' needs a value", o->name);

@@ -260,6 +260,13 @@ struct ks_entry *ks_get(struct ks *ks, const char *key, size_t klen)
     return (struct ks_entry *)*pos.slot;
 }
 
+struct ks_entry *ks_peek(struct ks *ks, const char *key, size_t klen)
+{
+    struct ht_pos pos;
+    if (!ht_find(&ks->table, key, klen, ht_hash_bytes(key, klen), &pos)) return NULL;
+    return (struct ks_entry *)*pos.slot;
+}
+
 int ks_install(struct ks *ks, struct ks_entry *e)
 {
     struct ks_view v;

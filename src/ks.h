@@ -81,6 +81,9 @@ static inline size_t ks_expires(const struct ks *ks)
 
 /* Looks key up; returns NULL if absent or expired (an expired key is deleted). */
 struct ks_entry *ks_get(struct ks *ks, const char *key, size_t klen);
+/* Looks key up without expiring it (an expired entry is returned as is): for the WAL, which
+ * records the state a command left. NULL if absent. */
+struct ks_entry *ks_peek(struct ks *ks, const char *key, size_t klen);
 /* Fills v with the entry's fields. v->val is writable in place (same length only). */
 void ks_view(const struct ks_entry *e, struct ks_view *v);
 

@@ -38,7 +38,13 @@ void srv_mark_pending(struct server *s, struct conn *c)
     s->pending = c;
 }
 
-/* Writes every queued reply; clients whose socket is full wait for EV_WRITABLE. */
+static int held(const struct server *s, const struct conn *c)
+{
+    return c->hold_lsn > wal_durable_lsn(s->wal);
+}
+
+/* Writes every queued reply that is not waiting for the WAL; clients whose socket is full
+ * wait for EV_WRITABLE, clients waiting for the WAL stay queued. */
 static void flush_pending(struct server *s)
 {
     struct conn *c = s->pending;
@@ -47,7 +53,10 @@ static void flush_pending(struct server *s)
         struct conn *next = c->pend_next;
         c->flags &= ~CONN_PENDING_WRITE;
         c->pend_next = NULL;
-        conn_write(c);
+        if (held(s, c))
+            srv_mark_pending(s, c);
+        else
+            conn_write(c);
         c = next;
     }
 }
@@ -55,7 +64,30 @@ static void flush_pending(struct server *s)
 static void before_sleep(struct ev_loop *loop, void *data)
 {
     (void)loop;
-    flush_pending(data);
+    struct server *s = data;
+    wal_write(s->wal); /* first: under fsync always this starts the group's fdatasync */
+    flush_pending(s);
+}
+
+const char *srv_write_refusal(const struct server *s)
+{
+    const char *reason = NULL;
+    return wal_writable(s->wal, &reason) ? NULL : reason;
+}
+
+void srv_after_command(struct server *s, struct conn *c)
+{
+    wal_commit(s->wal, &s->ks);
+    if (wal_holds_replies(s->wal) && wal_last_lsn(s->wal) > wal_durable_lsn(s->wal))
+        c->hold_lsn = wal_last_lsn(s->wal);
+}
+
+/* The keyspace's change hook: WATCH and the WAL both learn of every change here. */
+static void on_touch(void *ctx, const char *key, size_t klen)
+{
+    struct server *s = ctx;
+    watch_touch(s, key, klen);
+    wal_note(s->wal, key, klen);
 }
 
 static void reject_client(struct server *s, int fd)
@@ -129,16 +161,21 @@ static void cron(struct ev_loop *loop, void *data)
     struct server *s = data;
     s->ks.now_ms = util_mstime();
     int64_t start = util_monotonic_us();
-    while (ks_expire_cycle(&s->ks, 100) == 100 &&
+    /* Expiry deletes keys, which must be logged: not while the WAL cannot be written. */
+    while (srv_write_refusal(s) == NULL && ks_expire_cycle(&s->ks, 100) == 100 &&
            util_monotonic_us() - start < SRV_EXPIRE_CYCLE_US) {
     }
+    wal_commit(s->wal, &s->ks); /* this run's expirations: one record */
     ks_maintain(&s->ks, SRV_REHASH_CYCLE_US);
+    if (++s->cron_runs % SRV_HZ == 0) wal_cron(s->wal);
 }
 
 static void on_wakeup(struct ev_loop *loop, void *data)
 {
     (void)loop;
-    bg_reap(((struct server *)data)->bg);
+    struct server *s = data;
+    bg_reap(s->bg);
+    wal_reap(s->wal); /* held replies go out in before_sleep once they are durable */
 }
 
 static void free_table_job(void *arg)
@@ -202,15 +239,20 @@ static void fit_fd_limit(struct server *s)
     s->cfg.max_clients = fit;
 }
 
-static int setup_signals(struct server *s, struct kv_err *err)
+/* Blocks SIGINT and SIGTERM in this thread and every thread created after it, so that they
+ * are only ever seen through the signalfd. Must run before any thread exists. */
+static int block_signals(sigset_t *set, struct kv_err *err)
 {
     signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return kv_err_sys(err, "sigprocmask");
-    s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    return sigprocmask(SIG_BLOCK, set, NULL) == 0 ? 0 : kv_err_sys(err, "sigprocmask");
+}
+
+static int setup_signals(struct server *s, const sigset_t *set, struct kv_err *err)
+{
+    s->signal_fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s->signal_fd < 0) return kv_err_sys(err, "signalfd");
     return ev_add(s->loop, s->signal_fd, EV_READABLE, on_signal, s, err);
 }
@@ -220,6 +262,8 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     s->listen_fd = s->signal_fd = s->lock_fd = -1;
+    sigset_t sigs;
+    if (block_signals(&sigs, err) != 0) return -1;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = (uint64_t)util_ustime();
     ht_seed(seed);
@@ -230,17 +274,22 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->loop = ev_new((int)s->cfg.max_clients + SRV_FD_RESERVE, err);
     if (!s->loop) return -1;
-    s->listen_fd = net_listen(s->cfg.bind, (int)s->cfg.port, err);
-    if (s->listen_fd < 0) return -1;
-    if (ev_add(s->loop, s->listen_fd, EV_READABLE, on_accept, s, err) != 0) return -1;
-    if (setup_signals(s, err) != 0) return -1;
     s->bg = bg_new(s->loop, err);
     if (!s->bg || ev_set_wakeup(s->loop, on_wakeup, s, err) != 0) return -1;
+    /* Recover before listening: a client that can connect sees all acknowledged data. */
     ks_init(&s->ks);
-    s->ks.on_touch = watch_touch;
+    struct wal_config wc = {s->cfg.data_dir, (enum wal_fsync)s->cfg.fsync,
+                            s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit};
+    s->wal = wal_open(&wc, &s->ks, s->loop, err);
+    if (!s->wal) return -1;
+    s->ks.on_touch = on_touch;
     s->ks.touch_ctx = s;
     s->ks.free_async = free_async;
     s->ks.free_ctx = s;
+    s->listen_fd = net_listen(s->cfg.bind, (int)s->cfg.port, err);
+    if (s->listen_fd < 0) return -1;
+    if (ev_add(s->loop, s->listen_fd, EV_READABLE, on_accept, s, err) != 0) return -1;
+    if (setup_signals(s, &sigs, err) != 0) return -1;
     watch_init(s);
     s->read_buf = kv_malloc(SRV_READ_BUF);
     s->start_ms = util_mstime();
@@ -249,7 +298,8 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     return 0;
 }
 
-/* Runs what clients already sent, then writes all replies, for at most the flush deadline. */
+/* Runs what clients already sent, makes it durable, then writes all replies, for at most the
+ * flush deadline. */
 static void drain_clients(struct server *s)
 {
     for (int pass = 0; pass < SRV_SHUTDOWN_READS; pass++) {
@@ -259,14 +309,16 @@ static void drain_clients(struct server *s)
             if (c->flags & CONN_CLOSE_ASAP) conn_close(c);
         }
     }
+    if (wal_sync_now(s->wal) != 0)
+        log_error("shutdown: the WAL cannot be written; replies waiting for it are dropped");
     int64_t deadline = util_monotonic_us() + SRV_SHUTDOWN_FLUSH_MS * 1000LL;
     for (;;) {
         for (struct conn *c = s->clients; c; c = c->next)
-            if (conn_pending_bytes(c) > 0) srv_mark_pending(s, c);
+            if (conn_pending_bytes(c) > 0 && !held(s, c)) srv_mark_pending(s, c);
         flush_pending(s);
         size_t left = 0;
         for (struct conn *c = s->clients; c; c = c->next)
-            left += conn_pending_bytes(c) > 0;
+            left += conn_pending_bytes(c) > 0 && !held(s, c);
         if (left == 0) break;
         if (util_monotonic_us() > deadline) {
             log_warn("shutdown: %zu clients did not read their replies in time", left);
@@ -276,11 +328,18 @@ static void drain_clients(struct server *s)
     }
 }
 
-static void srv_deinit(struct server *s)
+/* Frees everything; returns 0, or -1 if the WAL could not be closed cleanly. */
+static int srv_deinit(struct server *s)
 {
-    while (s->clients)
-        conn_close(s->clients);
+    while (s->clients) conn_close(s->clients);
+    int rc = 0;
+    struct kv_err err;
+    if (wal_close(s->wal, &err) != 0) {
+        log_error("%s", err.msg);
+        rc = -1;
+    }
     bg_free(s->bg);
+    s->ks.on_touch = NULL;
     ks_deinit(&s->ks);
     watch_deinit(s);
     kv_free(s->read_buf);
@@ -288,6 +347,7 @@ static void srv_deinit(struct server *s)
     if (s->lock_fd >= 0) close(s->lock_fd);
     if (spare_fd >= 0) close(spare_fd);
     ev_free(s->loop);
+    return rc;
 }
 
 int srv_run(struct server *s)
@@ -303,7 +363,7 @@ int srv_run(struct server *s)
     s->listen_fd = -1;
     drain_clients(s);
     size_t left = s->nclients;
-    srv_deinit(s);
-    log_info("Panda stopped (%zu clients were connected); bye", left);
+    if (srv_deinit(s) != 0) rc = -1;
+    log_info("Panda stopped (%zu clients disconnected); bye", left);
     return rc == 0 ? 0 : 1;
 }

@@ -5,11 +5,16 @@
  * Threads: everything here runs on the event-loop thread, except the background worker
  * (bg.h), which only ever sees what a job hands it.
  *
- * Start-up: srv_init loads nothing yet but the config; it creates the data dir, takes an
- * exclusive lock on it (two servers never share a data dir), raises the open-file limit to
- * fit max-clients, listens, and installs signal handling through a signalfd.
+ * Start-up: srv_init creates the data dir, takes an exclusive lock on it (two servers never
+ * share a data dir), replays the WAL into the keyspace, raises the open-file limit to fit
+ * max-clients, listens, and installs signal handling through a signalfd.
+ * Durability: every command's changes become one WAL record (srv_after_command); under
+ * fsync always a client's replies are held until the WAL's durable LSN covers the last record
+ * that existed when its command ran, so no reply ever reveals or acknowledges data that a
+ * crash could still lose.
  * Shutdown (SIGINT, SIGTERM, SHUTDOWN): stop accepting, read and run what clients already
- * sent, write every pending reply (for at most SRV_SHUTDOWN_FLUSH_MS), exit 0.
+ * sent, write and fdatasync the WAL, write every pending reply (for at most
+ * SRV_SHUTDOWN_FLUSH_MS), exit 0.
  */
 #ifndef PANDA_SERVER_H
 #define PANDA_SERVER_H
@@ -22,6 +27,7 @@
 #include "ev.h"
 #include "ht.h"
 #include "ks.h"
+#include "wal.h"
 
 #define SRV_HZ                10    /* cron runs per second */
 #define SRV_READ_BUF          65536 /* shared read buffer */
@@ -50,6 +56,7 @@ struct server {
     int signal_fd;
     int lock_fd;
     struct ks ks;
+    struct wal *wal;
     struct ht watched; /* key -> clients WATCHing it (cmd_multi.c) */
     struct conn *clients;
     struct conn *pending;
@@ -58,6 +65,7 @@ struct server {
     int64_t start_ms;
     int64_t start_us_mono;
     int shutdown_asked;
+    uint64_t cron_runs;
     char *read_buf; /* SRV_READ_BUF bytes shared by all reads */
     struct srv_stats st;
 };
@@ -73,5 +81,12 @@ void srv_request_shutdown(struct server *s, const char *why);
 
 /* Queues c for the next flush of pending replies. */
 void srv_mark_pending(struct server *s, struct conn *c);
+
+/* NULL if write commands may run; otherwise the reason they are refused (the WAL cannot be
+ * written), for the error reply. */
+const char *srv_write_refusal(const struct server *s);
+/* Turns the changes of the command that just ran into one WAL record and, under fsync
+ * always, makes c's replies wait until that record (or anything before it) is durable. */
+void srv_after_command(struct server *s, struct conn *c);
 
 #endif

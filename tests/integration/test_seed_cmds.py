@@ -1,4 +1,5 @@
 """Panda seed commands: PUT GET DELETE LIST SIZE STATS HELP QUIT (case-insensitive)."""
+import os
 import re
 
 import pytest
@@ -63,13 +64,23 @@ def test_size(rc):
     assert rc.cmd("SIZE") == rc.cmd("DBSIZE")
 
 
+def wal_kb(server):
+    """The WAL's size in KB, rounded up, as STATS reports it."""
+    size = os.path.getsize(os.path.join(server.data_dir, "kv_database.wal"))
+    return (size + 1023) // 1024
+
+
 def test_stats_format(server, rc):
-    expected = "Storage: Local (%s), Parquet: 0KB, WAL: 0KB, In-memory: 0 keys, Pending: 0 ops" % server.data_dir
-    assert rc.cmd("STATS") == expected.encode()
+    expected = "Storage: Local (%s), Parquet: 0KB, WAL: %dKB, In-memory: 0 keys, Pending: 0 ops"
+    assert rc.cmd("STATS") == (expected % (server.data_dir, wal_kb(server))).encode()
+    assert wal_kb(server) == 1  # a fresh WAL holds only its 16-byte header
     for i in range(7):
         rc.cmd("PUT", "k%d" % i, "v")
-    expected = "Storage: Local (%s), Parquet: 0KB, WAL: 0KB, In-memory: 7 keys, Pending: 0 ops" % server.data_dir
-    assert rc.cmd("STATS") == expected.encode()
+    expected = "Storage: Local (%s), Parquet: 0KB, WAL: %dKB, In-memory: 7 keys, Pending: 0 ops"
+    assert rc.cmd("STATS") == (expected % (server.data_dir, wal_kb(server))).encode()
+    rc.cmd("PUT", "big", "x" * 5000)
+    assert wal_kb(server) >= 6  # the WAL field follows the file as writes are logged
+    assert ("WAL: %dKB" % wal_kb(server)).encode() in rc.cmd("STATS")
 
 
 def test_help(rc):

@@ -1,0 +1,101 @@
+/*
+ * wal.h - the write-ahead log at run time: recovery, capturing changes, group commit.
+ *
+ * Recovery (wal_open): the log in <dir>/kv_database.wal is scanned with walfmt's reader and
+ * replayed into the keyspace; a torn tail is cut off (its bytes kept in a .broken-<ms> file),
+ * corruption in the middle refuses to start unless truncate_corrupt is set. Then the file is
+ * opened for appending and space is reserved ahead (fallocate) so that appends do not hit
+ * ENOSPC in the middle of a record.
+ *
+ * Capture: the keyspace's change hook calls wal_note() with each changed key (or NULL for a
+ * flush); wal_commit() turns everything noted since the last commit into one record holding
+ * the keys' resulting state, so one command, one MULTI/EXEC or one expiry run is one atomic
+ * record. Records accumulate in memory and are written by wal_write() (once per event-loop
+ * iteration).
+ *
+ * Durability: with WAL_FSYNC_ALWAYS a sync thread runs fdatasync for everything written so
+ * far while the loop keeps serving; records written meanwhile share the next fdatasync (group
+ * commit). wal_durable_lsn() says what is on disk; the server holds replies until it covers
+ * them. With group_commit off, wal_commit writes and syncs each record on the spot (for
+ * measuring). EVERYSEC syncs from wal_cron() once a second; NO never syncs until close.
+ *
+ * Failures: an fdatasync error is fatal - the process exits with status 1 without
+ * acknowledging anything the failed sync covered (Linux may have dropped the dirty pages, so a
+ * retry proves nothing); recovery then replays the log. A write or reservation error (ENOSPC,
+ * EIO) cuts any partial record off, keeps the unwritten records in memory, makes
+ * wal_writable() false (the server refuses new writes) and retries from wal_cron() until it
+ * succeeds.
+ *
+ * Threads: everything runs on the event-loop thread except the sync thread, which only calls
+ * fdatasync and reports back through the loop's wakeup.
+ */
+#ifndef PANDA_WAL_H
+#define PANDA_WAL_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "ev.h"
+#include "ks.h"
+
+#define WAL_FILE          "kv_database.wal"
+#define WAL_RESERVE_BYTES (64LL * 1024 * 1024) /* fallocate step ahead of the write offset */
+#define WAL_RETRY_MS      1000                 /* retry period after a write failure */
+#define WAL_REASON_MAX    128
+
+enum wal_fsync { WAL_FSYNC_ALWAYS = 0, WAL_FSYNC_EVERYSEC, WAL_FSYNC_NO };
+
+struct wal_config {
+    const char *dir;
+    enum wal_fsync fsync;
+    int truncate_corrupt;
+    int group_commit;
+};
+
+struct wal_stats {
+    uint64_t bytes;         /* bytes in the file */
+    uint64_t last_lsn;      /* last record created */
+    uint64_t durable_lsn;   /* last record known to be on disk */
+    uint64_t records;       /* records in the file (replayed + appended) */
+    uint64_t write_errors;
+    int64_t last_fsync_us;
+    uint64_t replayed_records;
+    int64_t replay_ms;
+    int blocked;
+    char reason[WAL_REASON_MAX];
+};
+
+struct wal;
+
+/* Recovers the log into ks (which must be empty, with no hooks installed) and opens it for
+ * appending. Returns NULL with err filled when the log is damaged in the middle (and
+ * truncate_corrupt is off), unreadable, or not a Panda WAL. */
+struct wal *wal_open(const struct wal_config *cfg, struct ks *ks, struct ev_loop *loop,
+                     struct kv_err *err);
+/* Writes and syncs everything, stops the sync thread, closes. Returns 0, or -1 if the final
+ * write or sync failed (err says why). Frees w either way. */
+int wal_close(struct wal *w, struct kv_err *err);
+
+void wal_note(struct wal *w, const char *key, size_t klen);
+/* Makes one record of the changes noted since the last commit; returns its LSN, or 0 if
+ * nothing changed. */
+uint64_t wal_commit(struct wal *w, struct ks *ks);
+/* Writes buffered records to the file and asks for a sync as the policy says. */
+void wal_write(struct wal *w);
+/* Writes and fdatasyncs everything now, on the calling thread (shutdown). */
+int wal_sync_now(struct wal *w);
+/* Picks up finished syncs (from the loop's wakeup); returns 1 if the durable LSN moved. */
+int wal_reap(struct wal *w);
+/* Once a second: everysec syncs, retries after failures. */
+void wal_cron(struct wal *w);
+
+/* 1 if replies must wait for durability (fsync always). */
+int wal_holds_replies(const struct wal *w);
+uint64_t wal_last_lsn(const struct wal *w);
+uint64_t wal_durable_lsn(const struct wal *w);
+/* 0 while writes must be refused; *reason then says why. */
+int wal_writable(const struct wal *w, const char **reason);
+void wal_get_stats(const struct wal *w, struct wal_stats *st);
+const char *wal_fsync_name(enum wal_fsync f);
+
+#endif
