@@ -115,6 +115,7 @@ void walf_op_flush(struct buf *b)
 int walf_end(struct buf *b, size_t start, uint64_t lsn)
 {
     kv_assert(start + WALF_REC_HDR <= b->len);
+    kv_assert(lsn > 0);
     size_t len = b->len - start - WALF_REC_HDR;
     if (len > WALF_REC_MAX) {
         b->len = start;
@@ -185,8 +186,10 @@ int walf_read(const unsigned char *p, size_t avail, uint64_t expect_lsn, struct 
     return 0;
 }
 
-/* Looks for any valid record with an LSN above last_lsn starting after offset from. A hit
- * means the damage at `from` is followed by data that was once acknowledged. */
+/* Looks for any valid record with an LSN above last_lsn after offset from. A hit means the
+ * damage is followed by data that was once acknowledged. Every later offset is tried, the
+ * damaged record's own bytes included: its length field may be what was damaged, and
+ * trusting it could hide acknowledged records (see docs/FORMATS.md for the price). */
 static size_t find_later_record(const unsigned char *p, size_t n, size_t from, uint64_t last_lsn)
 {
     struct walf_rec rec;

@@ -35,6 +35,14 @@ step "unit tests (ASan+UBSan)" tests/run-unit.sh build/unit/test_*
 step "integration (release build)" $PY -m pytest -q -p no:cacheprovider tests/integration
 step "integration (ASan+UBSan build)" env PANDA_SERVER="$PWD/bin/panda-server-asan" \
     PANDA_CLI="$PWD/bin/panda-cli-asan" $PY -m pytest -q -p no:cacheprovider tests/integration
+# The core suites again under the other fsync policies (the WAL's own crash and fault tests
+# choose their policy themselves).
+for policy in everysec no; do
+    step "integration (release build, fsync $policy)" env PANDA_FSYNC=$policy \
+        $PY -m pytest -q -p no:cacheprovider tests/integration \
+        --ignore=tests/integration/test_wal_crash.py --ignore=tests/integration/test_wal_recovery.py \
+        --ignore=tests/integration/test_wal_faults.py
+done
 
 echo "$total_pass passed, $total_fail failed"
 exit $status

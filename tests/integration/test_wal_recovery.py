@@ -395,8 +395,9 @@ def test_server_wal_parses(server_factory, tmp_path):
         assert len(got) == len(want_s), "%s (LSN %d): ops %r, want %r" % (desc, rec.lsn, got, want_s)
         for g, wnt in zip(got, want_s):
             if len(wnt) == 4 and isinstance(wnt[3], tuple):
-                lo = wnt[3][1]
-                hi = lo + {"EXPIRE": t1 - t0, "SET PX": t3 - t2}[desc]
+                # absolute expiry = command time + TTL; 2 s of slack for a cached clock
+                lo = wnt[3][1] - 2000
+                hi = wnt[3][1] + {"EXPIRE": t1 - t0, "SET PX": t3 - t2}[desc] + 2000
                 assert g[:3] == wnt[:3] and lo <= g[3] <= hi, "%s (LSN %d): %r, want expiry in [%d, %d]" % (desc, rec.lsn, g, lo, hi)
             else:
                 assert g == wnt, "%s (LSN %d): ops %r, want %r" % (desc, rec.lsn, got, want_s)
