@@ -134,6 +134,12 @@ static void grow_if_needed(struct ht *ht)
         start_resize(ht, exp_for(ht->used[0] * 2));
 }
 
+void ht_reserve(struct ht *ht, size_t n)
+{
+    if (ht_size(ht) != 0 || ht->tab[0]) return;
+    start_resize(ht, exp_for(n));
+}
+
 int ht_shrink_if_sparse(struct ht *ht)
 {
     if (rehashing(ht) || !ht->tab[0] || ht->exp[0] <= HT_INITIAL_EXP) return 0;

@@ -68,6 +68,12 @@ static inline size_t ht_buckets(const struct ht *ht)
 
 /* Finds the node equal to key (hash = ht_hash_bytes of it). Returns 1 and fills pos, or 0. */
 int ht_find(struct ht *ht, const void *key, size_t len, uint64_t hash, struct ht_pos *pos);
+/* Hints the CPU to load the bucket(s) hash maps to, ahead of a lookup. */
+static inline void ht_prefetch(const struct ht *ht, uint64_t hash)
+{
+    for (int t = 0; t <= 1; t++)
+        if (ht->tab[t]) __builtin_prefetch(&ht->tab[t][hash & (((size_t)1 << ht->exp[t]) - 1)]);
+}
 /* Links node, which must not already be in the table (the caller looked it up). */
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash);
 /* Unlinks the node at pos and returns it. */
@@ -75,6 +81,9 @@ struct ht_node *ht_unlink(struct ht *ht, const struct ht_pos *pos);
 /* Puts node in place of the one at pos (same key); returns the old one. */
 struct ht_node *ht_replace(struct ht *ht, const struct ht_pos *pos, struct ht_node *node);
 
+/* Sizes an empty table for about n nodes at once, so that a bulk load (WAL replay) does not
+ * rehash its way up. Does nothing if the table is not empty. */
+void ht_reserve(struct ht *ht, size_t n);
 /* Moves buckets for about `us` microseconds; returns 1 if rehashing is still in progress. */
 int ht_rehash_us(struct ht *ht, int64_t us);
 /* Starts a shrink when the table is under 1/8 full; returns 1 if it started one. */

@@ -84,6 +84,11 @@ struct ks_entry *ks_get(struct ks *ks, const char *key, size_t klen);
 /* Looks key up without expiring it (an expired entry is returned as is): for the WAL, which
  * records the state a command left. NULL if absent. */
 struct ks_entry *ks_peek(struct ks *ks, const char *key, size_t klen);
+/* Hints the CPU to load key's bucket: a bulk loader calls it a few keys ahead. */
+static inline void ks_prefetch(const struct ks *ks, const char *key, size_t klen)
+{
+    ht_prefetch(&ks->table, ht_hash_bytes(key, klen));
+}
 /* Fills v with the entry's fields. v->val is writable in place (same length only). */
 void ks_view(const struct ks_entry *e, struct ks_view *v);
 

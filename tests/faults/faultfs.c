@@ -537,10 +537,11 @@ static int do_sync(sync_fn fn, long sysno, const char *name, int fd)
         unsigned char one = 1;
         if (fsync_lose && atomic_compare_exchange_strong(&wal_fd[fd], &one, 2)) {
             long long keep = atomic_load(&synced_size[fd]);
+            long long had = file_size(fd);
             int cut = keep >= 0 ? ftruncate(fd, (off_t)keep) : -1;
-            log_fault("faultfs: %s fd=%d call=%ld: EIO, unsynced data dropped: cut to %lld "
-                      "bytes (%s)",
-                      name, fd, n, keep, cut == 0 ? "ok" : "FAILED");
+            log_fault("faultfs: %s fd=%d call=%ld: EIO, unsynced data dropped: cut from %lld to "
+                      "%lld bytes (%s)",
+                      name, fd, n, had, keep, cut == 0 ? "ok" : "FAILED");
         } else {
             log_fault("faultfs: %s fd=%d call=%ld: EIO", name, fd, n);
         }
