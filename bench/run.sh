@@ -263,6 +263,9 @@ durable_requests_for() { # PIPELINE -> -n
     if [ "$1" = "1" ]; then printf '%s\n' "$BENCH_DURABLE_REQUESTS_P1"; else printf '%s\n' "$BENCH_DURABLE_REQUESTS_P16"; fi
 }
 
+# xr RATIO: "1.23x", or "n/a".
+xr() { if [ "$1" = "n/a" ] || [ -z "$1" ]; then printf 'n/a\n'; else printf '%sx\n' "$1"; fi; }
+
 # verdict RATIO TARGET: "met" / "not met" / "n/a".
 verdict() {
     if [ "$1" = "n/a" ] || [ -z "$1" ]; then
@@ -295,6 +298,11 @@ redis_aof_paths() {
     local dir=$1
     if [ -d "$dir/appendonlydir" ]; then printf '%s\n' "$dir/appendonlydir"; fi
     if [ -f "$dir/appendonly.aof" ]; then printf '%s\n' "$dir/appendonly.aof"; fi
+}
+
+# aof_listing DIR: the AOF files in DIR (relative names, comma-separated).
+aof_listing() {
+    (cd "$1" && { find appendonlydir appendonly.aof -type f 2>/dev/null || true; }) | sort | paste -sd, - | sed -e 's/,/, /g'
 }
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1e6 }'; }
@@ -353,7 +361,7 @@ section_durable() {
                 row=$(check_commands "$name")
                 if [ -n "$row" ]; then warnings+=("$row"); fi
             else
-                down[$name]="$kind did not start with \`${args[*]}\`: $BENCH_LAST_ERROR"
+                down[$name]="did not start with \`${args[*]}\` ($BENCH_LAST_ERROR)"
                 warnings+=("**WARNING: $name: ${down[$name]}**")
             fi
         done
@@ -425,7 +433,7 @@ section_durable() {
             mapfile -t args < <(redis_aof_paths "$dir")
             bytes=$(path_bytes ${args[@]+"${args[@]}"})
             if [ "$bytes" -gt 0 ]; then
-                checks+=("$name: AOF ($(printf '%s ' "${args[@]#"$dir"/}")) in the data dir is $(mb "$bytes") MB")
+                checks+=("$name: AOF in the data dir ($(aof_listing "$dir")) is $(mb "$bytes") MB")
             else
                 warnings+=("**WARNING: $name: no AOF (appendonlydir/ or appendonly.aof) in $dir**")
             fi
@@ -487,17 +495,17 @@ section_durable() {
         line="target: panda $cfg >= 1.3x redis $cfg -"
         for pipe in $BENCH_PIPELINES; do
             r=$(ratio "${med[panda-$cfg/$pipe/rps]}" "${med[redis-$cfg/$pipe/rps]}")
-            line+=" pipeline $pipe: ${r}x ($(verdict "$r" 1.3));"
+            line+=" pipeline $pipe: $(xr "$r") ($(verdict "$r" 1.3));"
         done
         emit "${line%;}"
         emit ""
     done
     r=$(ratio "${med[panda-always/1/rps]}" "${med[redis-everysec/1/rps]}")
-    emit "target: panda always >= 1.0x redis everysec at pipeline 1 - measured: ${r}x ($(verdict "$r" 1.0))"
+    emit "target: panda always >= 1.0x redis everysec at pipeline 1 - measured: $(xr "$r") ($(verdict "$r" 1.0))"
     emit ""
     line="group commit buys (panda always / panda always without group commit) -"
     for pipe in $BENCH_PIPELINES; do
-        line+=" pipeline $pipe: $(ratio "${med[panda-always/$pipe/rps]}" "${med[panda-nogc/$pipe/rps]}")x;"
+        line+=" pipeline $pipe: $(xr "$(ratio "${med[panda-always/$pipe/rps]}" "${med[panda-nogc/$pipe/rps]}")");"
     done
     emit "${line%;}"
     emit ""

@@ -77,9 +77,13 @@ const char *srv_write_refusal(const struct server *s)
 
 void srv_after_command(struct server *s, struct conn *c)
 {
-    wal_commit(s->wal, &s->ks);
-    if (wal_holds_replies(s->wal) && wal_last_lsn(s->wal) > wal_durable_lsn(s->wal))
-        c->hold_lsn = wal_last_lsn(s->wal);
+    uint64_t lsn = wal_commit(s->wal, &s->ks);
+    if (!wal_holds_replies(s->wal) || wal_last_lsn(s->wal) <= wal_durable_lsn(s->wal)) return;
+    /* A write waits for its own record. A read waits for every record before it, so that it
+     * cannot show data a crash could take back - except while the WAL cannot be written:
+     * then reads are served at once (the writes they may show are retried, never dropped
+     * while the process lives), as "reads keep working" asks. */
+    if (lsn || srv_write_refusal(s) == NULL) c->hold_lsn = wal_last_lsn(s->wal);
 }
 
 /* The keyspace's change hook: WATCH and the WAL both learn of every change here. */

@@ -458,8 +458,12 @@ static void write_pending(struct wal *w)
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             int e = n < 0 ? errno : EIO;
-            if (off > 0 && ftruncate(w->fd, (off_t)w->written_off) != 0)
-                log_error("WAL %s: cannot cut a partial record off: %s", w->path, strerror(errno));
+            if (off > 0) {
+                if (ftruncate(w->fd, (off_t)w->written_off) != 0)
+                    log_error("WAL %s: cannot cut a partial record off: %s", w->path,
+                              strerror(errno));
+                w->reserved_to = w->written_off; /* truncating also freed the reservation */
+            }
             set_blocked(w, "write", e);
             return;
         }
@@ -472,7 +476,7 @@ static void write_pending(struct wal *w)
     if (w->pending.cap > WAL_PENDING_KEEP) buf_deinit(&w->pending);
     if (w->blocked) {
         w->blocked = 0;
-        log_info("WAL %s writable again", w->path);
+        log_info("WAL writable again (%s)", w->path);
     }
 }
 
