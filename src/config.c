@@ -134,7 +134,9 @@ static void print_help(FILE *out)
     for (size_t i = 0; i < NOPTS; i++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s %s", opts[i].name,
-                 opts[i].type == OPT_INT ? "N" : opts[i].type == OPT_BOOL ? "[yes|no]" : "VALUE");
+                 opts[i].type == OPT_INT    ? "N"
+                 : opts[i].type == OPT_BOOL ? "[yes|no]"
+                                            : "VALUE");
         fprintf(out, "  %-28s %s", flag, opts[i].help);
         if (opts[i].env) fprintf(out, " [%s]", opts[i].env);
         if (opts[i].def[0]) fprintf(out, " (default %s)", opts[i].def);

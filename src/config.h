@@ -33,7 +33,7 @@ struct config {
     long long max_bulk_bytes;
     long long max_args;
     long long max_output_bytes;
-    int fsync;            /* enum wal_fsync */
+    int fsync; /* enum wal_fsync */
     int wal_truncate_corrupt;
     int wal_group_commit;
 };

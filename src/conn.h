@@ -63,9 +63,9 @@ struct conn {
     struct buf in;            /* partial command carried between reads */
     struct resp_parser parser;
     struct reply rep;
-    size_t sent;      /* bytes at the front of rep.out already written */
+    size_t sent;       /* bytes at the front of rep.out already written */
     uint64_t hold_lsn; /* replies wait until the WAL is durable up to this LSN */
-    size_t argc; /* the command being run */
+    size_t argc;       /* the command being run */
     struct sv *argv;
     size_t argv_cap;
     char *name;

@@ -12,7 +12,8 @@ static void init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ CRC32C_POLY : c >> 1;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ CRC32C_POLY : c >> 1;
         table[i] = c;
     }
 #if defined(__x86_64__)
@@ -25,7 +26,8 @@ static void init(void)
 
 static uint32_t sw_extend(uint32_t crc, const unsigned char *p, size_t n)
 {
-    while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    while (n--)
+        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return crc;
 }
 
@@ -42,7 +44,8 @@ __attribute__((target("sse4.2"))) static uint32_t hw_extend(uint32_t crc, const 
         n -= 8;
     }
     uint32_t c32 = (uint32_t)c;
-    while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    while (n--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
     return c32;
 }
 #endif

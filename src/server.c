@@ -335,7 +335,8 @@ static void drain_clients(struct server *s)
 /* Frees everything; returns 0, or -1 if the WAL could not be closed cleanly. */
 static int srv_deinit(struct server *s)
 {
-    while (s->clients) conn_close(s->clients);
+    while (s->clients)
+        conn_close(s->clients);
     int rc = 0;
     struct kv_err err;
     if (wal_close(s->wal, &err) != 0) {

@@ -17,10 +17,10 @@
 #include "util.h"
 #include "walfmt.h"
 
-#define WAL_PATH_MAX    2048
-#define WAL_DEDUPE_MIN  16 /* changes in one commit above which duplicates are filtered by hash */
-#define WAL_PENDING_KEEP (1024 * 1024) /* buffer capacity kept after a write */
-#define WAL_BYTES_PER_KEY_GUESS 64      /* sizing the table before replay */
+#define WAL_PATH_MAX            2048
+#define WAL_DEDUPE_MIN          16 /* changes in one commit above which duplicates are filtered by hash */
+#define WAL_PENDING_KEEP        (1024 * 1024) /* buffer capacity kept after a write */
+#define WAL_BYTES_PER_KEY_GUESS 64            /* sizing the table before replay */
 
 enum { CHANGE_KEY = 1, CHANGE_FLUSH = 2 };
 
@@ -29,15 +29,15 @@ struct wal {
     char path[WAL_PATH_MAX];
     struct ev_loop *loop;
     int fd;
-    uint64_t written_off;  /* file size: end of the last complete record */
-    uint64_t reserved_to;  /* fallocate'd up to here (0: reservation unsupported) */
+    uint64_t written_off; /* file size: end of the last complete record */
+    uint64_t reserved_to; /* fallocate'd up to here (0: reservation unsupported) */
     int reserve_ok;
-    struct buf pending;    /* encoded records not yet written */
-    uint64_t last_lsn;     /* last LSN given out */
-    uint64_t written_lsn;  /* last LSN in the file */
-    uint64_t durable_lsn;  /* last LSN fdatasync'd */
+    struct buf pending;   /* encoded records not yet written */
+    uint64_t last_lsn;    /* last LSN given out */
+    uint64_t written_lsn; /* last LSN in the file */
+    uint64_t durable_lsn; /* last LSN fdatasync'd */
     uint64_t records;
-    struct buf changes;    /* noted changes: kind byte, then for keys a varint length + bytes */
+    struct buf changes; /* noted changes, see next_change() */
     size_t nchanges;
     int blocked;
     char reason[WAL_REASON_MAX];
@@ -158,8 +158,7 @@ static int save_broken(const struct wal *w, const unsigned char *p, size_t from,
 }
 
 /* Cuts the file at off after saving the bytes beyond it. */
-static int cut_at(struct wal *w, const unsigned char *p, size_t off, size_t n,
-                  struct kv_err *err)
+static int cut_at(struct wal *w, const unsigned char *p, size_t off, size_t n, struct kv_err *err)
 {
     char broken[WAL_PATH_MAX + 32];
     if (save_broken(w, p, off, n, broken, sizeof(broken), err) != 0) return -1;
@@ -168,7 +167,8 @@ static int cut_at(struct wal *w, const unsigned char *p, size_t off, size_t n,
     int rc = ftruncate(fd, (off_t)off) == 0 && fdatasync(fd) == 0 ? 0 : -1;
     if (rc != 0) kv_err_sys(err, "cannot truncate %s", w->path);
     close(fd);
-    if (rc == 0) log_warn("WAL: %zu damaged bytes from offset %zu saved in %s", n - off, off, broken);
+    if (rc == 0)
+        log_warn("WAL: %zu damaged bytes from offset %zu saved in %s", n - off, off, broken);
     return rc;
 }
 
@@ -205,8 +205,7 @@ static int handle_damage(struct wal *w, const struct walf_scan *sc, const unsign
                           "WAL %s is corrupt at offset %zu (LSN %llu expected there) and valid "
                           "records follow at offset %zu: acknowledged data is damaged; refusing "
                           "to start (--wal-truncate-corrupt keeps a copy and truncates there)",
-                          w->path, sc->bad_offset, (unsigned long long)sc->bad_lsn,
-                          sc->next_valid);
+                          w->path, sc->bad_offset, (unsigned long long)sc->bad_lsn, sc->next_valid);
     log_warn("WAL %s: corrupt at offset %zu (LSN %llu expected there); truncating as "
              "--wal-truncate-corrupt asks",
              w->path, sc->bad_offset, (unsigned long long)sc->bad_lsn);
@@ -269,15 +268,8 @@ void wal_note(struct wal *w, const char *key, size_t klen)
     if (!key) {
         buf_append_char(&w->changes, CHANGE_FLUSH);
     } else {
-        unsigned char hdr[1 + 10];
-        size_t n = 0, v = klen;
-        hdr[n++] = CHANGE_KEY;
-        while (v >= 0x80) {
-            hdr[n++] = (unsigned char)(v | 0x80);
-            v >>= 7;
-        }
-        hdr[n++] = (unsigned char)v;
-        buf_append(&w->changes, hdr, n);
+        buf_append_char(&w->changes, CHANGE_KEY);
+        buf_append(&w->changes, &klen, sizeof(klen));
         buf_append(&w->changes, key, klen);
     }
     w->nchanges++;
@@ -289,23 +281,21 @@ struct change {
     size_t klen;
 };
 
-/* Decodes the change at *cur in w->changes and advances. */
+/* Decodes the change at *cur in w->changes (kind byte, then for a key its length as a
+ * size_t and its bytes) and advances. */
 static void next_change(const struct wal *w, size_t *cur, struct change *ch)
 {
-    const unsigned char *p = (const unsigned char *)w->changes.data + *cur;
+    const char *p = w->changes.data + *cur;
     ch->kind = *p++;
     ch->key = NULL;
     ch->klen = 0;
     if (ch->kind == CHANGE_KEY) {
-        unsigned shift = 0;
-        do {
-            ch->klen |= (size_t)(*p & 0x7f) << shift;
-            shift += 7;
-        } while (*p++ & 0x80);
-        ch->key = (const char *)p;
-        p += ch->klen;
+        memcpy(&ch->klen, p, sizeof(ch->klen));
+        ch->key = p + sizeof(ch->klen);
+        p = ch->key + ch->klen;
     }
-    *cur = (size_t)(p - (const unsigned char *)w->changes.data);
+    *cur = (size_t)(p - w->changes.data);
+    kv_assert(*cur <= w->changes.len);
 }
 
 /* Logs key's current state: SET with its value and expiry, or DEL when absent. */
@@ -335,7 +325,8 @@ static void seen_init(struct seen *s, size_t nchanges)
     s->mask = 0;
     if (nchanges <= WAL_DEDUPE_MIN) return;
     size_t cap = 64;
-    while (cap < nchanges * 2) cap *= 2;
+    while (cap < nchanges * 2)
+        cap *= 2;
     s->slots = kv_calloc(cap, sizeof(*s->slots));
     s->mask = cap - 1;
 }
@@ -595,7 +586,8 @@ static int open_for_append(struct wal *w, struct kv_err *err)
     w->reserved_to = w->written_off;
     /* Without space even for the reservation the server starts anyway, refusing writes until
      * there is some (wal_cron retries). */
-    if (reserve(w, 1) != 0) log_warn("WAL %s: starting read-only until disk space is available", w->path);
+    if (reserve(w, 1) != 0)
+        log_warn("WAL %s: starting read-only until disk space is available", w->path);
     int rc = pthread_create(&w->thread, NULL, sync_main, w);
     if (rc != 0) return kv_err_set(err, KV_ESYS, "pthread_create: %s", strerror(rc));
     w->thread_started = 1;

@@ -53,10 +53,10 @@ struct wal_config {
 };
 
 struct wal_stats {
-    uint64_t bytes;         /* bytes in the file */
-    uint64_t last_lsn;      /* last record created */
-    uint64_t durable_lsn;   /* last record known to be on disk */
-    uint64_t records;       /* records in the file (replayed + appended) */
+    uint64_t bytes;       /* bytes in the file */
+    uint64_t last_lsn;    /* last record created */
+    uint64_t durable_lsn; /* last record known to be on disk */
+    uint64_t records;     /* records in the file (replayed + appended) */
     uint64_t write_errors;
     int64_t last_fsync_us;
     uint64_t replayed_records;

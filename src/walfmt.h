@@ -18,12 +18,12 @@
 
 #include "buf.h"
 
-#define WALF_MAGIC       "PANDAWAL"
-#define WALF_VERSION     1
-#define WALF_FILE_HDR    16
-#define WALF_REC_HDR     17
-#define WALF_REC_MAX     0x7fffffffu /* largest payload */
-#define WALF_TYPE_BATCH  1
+#define WALF_MAGIC      "PANDAWAL"
+#define WALF_VERSION    1
+#define WALF_FILE_HDR   16
+#define WALF_REC_HDR    17
+#define WALF_REC_MAX    0x7fffffffu /* largest payload */
+#define WALF_TYPE_BATCH 1
 
 enum walf_op { WALF_OP_SET = 1, WALF_OP_DEL = 2, WALF_OP_FLUSH = 3 };
 
