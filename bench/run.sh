@@ -378,8 +378,11 @@ section_durable() {
                     bench_log "round $round: $name is not running, skipping set -P $pipe"
                     continue
                 fi
-                bench_log "round $round/$BENCH_ROUNDS: $name set -P $pipe -n $n"
-                if row=$(run_rb "$name" set "$pipe" "$n"); then
+                local nn=$n
+                # one fdatasync per write runs at ~3k/s: a tenth of the requests is plenty
+                if [ "$name" = panda-nogc ]; then nn=$((n / 10)); fi
+                bench_log "round $round/$BENCH_ROUNDS: $name set -P $pipe -n $nn"
+                if row=$(run_rb "$name" set "$pipe" "$nn"); then
                     IFS=$'\t' read -r csvname rps p50 p99 <<<"$row"
                     key="$name/$pipe"
                     vals[$key/rps]+="$rps "
@@ -461,7 +464,8 @@ section_durable() {
         "the median over rounds. Rows: **always** = panda \`--fsync always\` vs redis" \
         "\`--appendonly yes --appendfsync always\`; **everysec** = panda \`--fsync everysec\` vs" \
         "redis \`--appendonly yes --appendfsync everysec\`; **always, no group commit** = panda" \
-        "\`--fsync always --wal-group-commit no\` (one fdatasync per write), no redis, and its" \
+        "\`--fsync always --wal-group-commit no\` (one fdatasync per write; a tenth of the requests)," \
+        "no redis, and its" \
         "ratio is panda always (group commit) / panda always without group commit. Other ratios" \
         "= panda/redis ops/s. Data dirs on ${fstype:-an unknown filesystem}; one 64-byte" \
         "O_DSYNC write there took about $dsync_us us."
