@@ -371,6 +371,7 @@ uint64_t wal_commit(struct wal *w, struct ks *ks)
     kv_free(seen.slots);
     w->changes.len = 0;
     w->nchanges = 0;
+    if (w->changes.cap > WAL_PENDING_KEEP) buf_deinit(&w->changes); /* after a huge MSET */
     if (walf_end(&w->pending, start, w->last_lsn + 1) != 0) {
         /* Over 2 GiB of changes in one command: already applied in memory, impossible to log
          * atomically. Stopping is the only answer that loses no acknowledged write. */
