@@ -214,7 +214,9 @@ static void on_event(struct ev_loop *loop, int fd, void *data, int mask)
     (void)loop;
     (void)fd;
     struct conn *c = data;
-    if ((mask & EV_WRITABLE) && conn_write(c) != 0) return;
+    /* A reply waiting for the WAL must not leave with the rest of a slow client's output;
+     * the loop flushes it in before_sleep once it is durable. */
+    if ((mask & EV_WRITABLE) && !srv_reply_held(c->srv, c) && conn_write(c) != 0) return;
     if ((mask & EV_READABLE) && !(c->flags & CONN_CLOSE_AFTER_REPLY)) conn_read_and_run(c);
     if (c->flags & CONN_CLOSE_ASAP) {
         conn_close(c);

@@ -38,7 +38,7 @@ void srv_mark_pending(struct server *s, struct conn *c)
     s->pending = c;
 }
 
-static int held(const struct server *s, const struct conn *c)
+int srv_reply_held(const struct server *s, const struct conn *c)
 {
     return c->hold_lsn > wal_durable_lsn(s->wal);
 }
@@ -53,7 +53,7 @@ static void flush_pending(struct server *s)
         struct conn *next = c->pend_next;
         c->flags &= ~CONN_PENDING_WRITE;
         c->pend_next = NULL;
-        if (held(s, c))
+        if (srv_reply_held(s, c))
             srv_mark_pending(s, c);
         else
             conn_write(c);
@@ -318,11 +318,11 @@ static void drain_clients(struct server *s)
     int64_t deadline = util_monotonic_us() + SRV_SHUTDOWN_FLUSH_MS * 1000LL;
     for (;;) {
         for (struct conn *c = s->clients; c; c = c->next)
-            if (conn_pending_bytes(c) > 0 && !held(s, c)) srv_mark_pending(s, c);
+            if (conn_pending_bytes(c) > 0 && !srv_reply_held(s, c)) srv_mark_pending(s, c);
         flush_pending(s);
         size_t left = 0;
         for (struct conn *c = s->clients; c; c = c->next)
-            left += conn_pending_bytes(c) > 0 && !held(s, c);
+            left += conn_pending_bytes(c) > 0 && !srv_reply_held(s, c);
         if (left == 0) break;
         if (util_monotonic_us() > deadline) {
             log_warn("shutdown: %zu clients did not read their replies in time", left);

@@ -82,6 +82,8 @@ void srv_request_shutdown(struct server *s, const char *why);
 /* Queues c for the next flush of pending replies. */
 void srv_mark_pending(struct server *s, struct conn *c);
 
+/* 1 while c's replies must wait for the WAL (see srv_after_command). */
+int srv_reply_held(const struct server *s, const struct conn *c);
 /* NULL if write commands may run; otherwise the reason they are refused (the WAL cannot be
  * written), for the error reply. */
 const char *srv_write_refusal(const struct server *s);
