@@ -394,3 +394,58 @@ def test_fallocate_enospc_refuses_writes_and_recovers(server_factory, tmp_path):
                          value_size=1 << 20, max_writes=150)
     assert "fallocate" in log and "ENOSPC" in log, (
         "the server never called fallocate on the WAL a second time:\n" + log)
+
+
+def _recv_for(sock, seconds):
+    """Everything the socket delivers within `seconds` (stops early on close)."""
+    sock.settimeout(0.1)
+    data = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(1 << 20)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_held_reply_does_not_leave_with_a_slow_clients_output(server_factory, tmp_path):
+    """Regression: a client whose socket was full kept EV_WRITABLE; a write it pipelined then
+    left with the rest of its output before the WAL had it. With the disk 'full', the +OK of
+    that write must not arrive until the WAL accepts the record."""
+    flag = tmp_path / "disk-full.flag"
+    srv = server_factory(env=shim_env(tmp_path, enospc_at=1, enospc_flag=str(flag)))
+    try:
+        value = b"v" * (6 << 20)  # more than the socket buffers hold
+        srv.client().set("big", value)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((srv.host, srv.port))
+        s.sendall(encode_command("GET", "big"))
+        time.sleep(0.3)  # the server fills the socket and waits for it to drain
+        flag.write_bytes(b"")  # from now on the WAL cannot be written
+        s.sendall(encode_command("SET", "k", "after"))
+        time.sleep(0.3)
+        get_reply = b"$%d\r\n" % len(value) + value + b"\r\n"
+        early = b""
+        while True:  # drain until the server stops sending (or sent more than the GET)
+            more = _recv_for(s, 1.0)
+            early += more
+            if not more or len(early) > len(get_reply):
+                break
+        assert len(early) <= len(get_reply), "the SET's reply left before the WAL had its record"
+        flag.unlink()  # space returns: the record is written, the reply released
+        rest = _recv_for(s, 5.0)
+        while len(early) + len(rest) < len(get_reply) + 5:
+            more = _recv_for(s, 1.0)
+            if not more:
+                break
+            rest += more
+        assert early + rest == get_reply + b"+OK\r\n"
+        s.close()
+    finally:
+        if flag.exists():
+            flag.unlink()
