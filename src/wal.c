@@ -350,7 +350,6 @@ static int seen_add(struct seen *s, const struct change *ch)
 }
 
 static void write_pending(struct wal *w);
-static int sync_fd(struct wal *w);
 
 uint64_t wal_commit(struct wal *w, struct ks *ks)
 {
@@ -380,10 +379,8 @@ uint64_t wal_commit(struct wal *w, struct ks *ks)
         _exit(1);
     }
     w->last_lsn++;
-    if (!w->cfg.group_commit && w->cfg.fsync == WAL_FSYNC_ALWAYS) {
-        write_pending(w); /* measuring mode: one write and one fdatasync per record */
-        if (!w->blocked && sync_fd(w) == 0) w->durable_lsn = w->written_lsn;
-    }
+    if (!w->cfg.group_commit && w->cfg.fsync == WAL_FSYNC_ALWAYS)
+        wal_sync_now(w); /* measuring mode: one write and one fdatasync per record */
     return w->last_lsn;
 }
 
@@ -398,14 +395,13 @@ static void fatal_fsync(struct wal *w, int e)
 }
 
 /* fdatasync on the calling thread; fatal on failure. */
-static int sync_fd(struct wal *w)
+static void sync_fd(struct wal *w)
 {
     int64_t t0 = util_monotonic_us();
     if (fdatasync(w->fd) != 0) fatal_fsync(w, errno);
     pthread_mutex_lock(&w->mu);
     w->sync_us = util_monotonic_us() - t0;
     pthread_mutex_unlock(&w->mu);
-    return 0;
 }
 
 static void set_blocked(struct wal *w, const char *what, int e)
@@ -491,11 +487,10 @@ static void request_sync(struct wal *w)
 void wal_write(struct wal *w)
 {
     if (w->blocked) return; /* wal_cron retries */
-    write_pending(w);
-    if (w->cfg.fsync == WAL_FSYNC_ALWAYS && w->written_lsn > w->durable_lsn && !w->blocked) {
-        sync_fd(w);
-        w->durable_lsn = w->written_lsn;
-    }
+    if (w->cfg.fsync == WAL_FSYNC_ALWAYS && w->last_lsn > w->durable_lsn)
+        wal_sync_now(w);
+    else
+        write_pending(w);
 }
 
 /* The sync thread: fdatasync whenever the loop asks for more than is already synced. */
@@ -540,8 +535,7 @@ void wal_cron(struct wal *w)
 {
     if (w->blocked && util_mstime() - w->last_retry_ms >= WAL_RETRY_MS) {
         w->last_retry_ms = util_mstime();
-        write_pending(w);
-        if (!w->blocked && w->cfg.fsync == WAL_FSYNC_ALWAYS) request_sync(w);
+        write_pending(w); /* under always, the next wal_write syncs what this wrote */
     }
     if (w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->written_lsn > w->durable_lsn) request_sync(w);
 }

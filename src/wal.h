@@ -13,11 +13,12 @@
  * record. Records accumulate in memory and are written by wal_write() (once per event-loop
  * iteration).
  *
- * Durability: with WAL_FSYNC_ALWAYS a sync thread runs fdatasync for everything written so
- * far while the loop keeps serving; records written meanwhile share the next fdatasync (group
- * commit). wal_durable_lsn() says what is on disk; the server holds replies until it covers
- * them. With group_commit off, wal_commit writes and syncs each record on the spot (for
- * measuring). EVERYSEC syncs from wal_cron() once a second; NO never syncs until close.
+ * Durability: with WAL_FSYNC_ALWAYS wal_write() writes the records of every command of one
+ * loop iteration and runs one fdatasync for all of them on the loop thread (group commit).
+ * wal_durable_lsn() says what is on disk; the server holds replies until it covers them.
+ * With group_commit off, wal_commit writes and syncs each record on the spot (for
+ * measuring). EVERYSEC has a sync thread fdatasync once a second (asked from wal_cron());
+ * NO never syncs until close.
  *
  * Failures: an fdatasync error is fatal - the process exits with status 1 without
  * acknowledging anything the failed sync covered (Linux may have dropped the dirty pages, so a
@@ -26,8 +27,8 @@
  * wal_writable() false (the server refuses new writes) and retries from wal_cron() until it
  * succeeds.
  *
- * Threads: everything runs on the event-loop thread except the sync thread, which only calls
- * fdatasync and reports back through the loop's wakeup.
+ * Threads: everything runs on the event-loop thread except the everysec sync thread, which
+ * only calls fdatasync and reports back through the loop's wakeup (wal_reap).
  */
 #ifndef PANDA_WAL_H
 #define PANDA_WAL_H
@@ -82,7 +83,8 @@ void wal_note(struct wal *w, const char *key, size_t klen);
 uint64_t wal_commit(struct wal *w, struct ks *ks);
 /* Writes buffered records to the file and asks for a sync as the policy says. */
 void wal_write(struct wal *w);
-/* Writes and fdatasyncs everything now, on the calling thread (shutdown). */
+/* Writes and fdatasyncs everything now, on the calling thread (fsync always, shutdown).
+ * Returns -1 if the records could not be written (the WAL is blocked). */
 int wal_sync_now(struct wal *w);
 /* Picks up finished syncs (from the loop's wakeup); returns 1 if the durable LSN moved. */
 int wal_reap(struct wal *w);
