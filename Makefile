@@ -5,7 +5,7 @@ CC       ?= cc
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
-LDLIBS   := -lpthread -lm
+LDLIBS   := -lzstd -lsnappy -llz4 -lz -ljansson -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC      := $(wildcard src/*.c)
@@ -26,7 +26,7 @@ PYTEST   := $(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: all run test asan unit integration bench deps deps-test clean format
 
-all: bin/panda-server bin/panda-cli bin/panda-check-wal
+all: bin/panda-server bin/panda-cli bin/panda-check-wal bin/panda-check-parquet
 
 deps:
 	@scripts/deps.sh build
@@ -47,6 +47,18 @@ CHECK_OBJ := $(addprefix build/rel/,walfmt.o crc32c.o buf.o alloc.o err.o util.o
 bin/panda-check-wal: tools/panda-check-wal.c $(CHECK_OBJ) $(wildcard src/*.h) | bin
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -Isrc -o $@ $< $(CHECK_OBJ) -ljemalloc $(LDLIBS)
+
+PQ_OBJ := $(addprefix build/rel/,pqread.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
+
+bin/panda-check-parquet: tools/panda-check-parquet.c $(PQ_OBJ) $(wildcard src/*.h) | bin
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -Isrc -o $@ $< $(PQ_OBJ) -ljemalloc $(LDLIBS)
+
+PQ_ASAN_OBJ := $(addprefix build/asan/,pqread.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
+
+bin/panda-check-parquet-asan: tools/panda-check-parquet.c $(PQ_ASAN_OBJ) $(wildcard src/*.h) | bin
+	@echo "  CC    $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(PQ_ASAN_OBJ) $(LDLIBS)
 
 # LD_PRELOAD shim that injects disk faults into the WAL's system calls (tests only).
 build/faultfs.so: tests/faults/faultfs.c | build
@@ -80,7 +92,7 @@ build/unit/test_cli_reader: tests/unit/test_cli_reader.c tests/unit/tap.h $(CLI_
 bin build build/rel build/asan build/unit:
 	mkdir -p $@
 
-asan: bin/panda-server-asan bin/panda-cli-asan
+asan: bin/panda-server-asan bin/panda-cli-asan bin/panda-check-parquet-asan
 
 run: deps all
 	./bin/panda-server --port $${PANDA_PORT:-8080} --bind $${PANDA_BIND:-127.0.0.1} \

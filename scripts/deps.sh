@@ -3,8 +3,9 @@
 # Runs apt-get only when something is missing, so repeated `make` calls stay fast.
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev)
-test_pkgs=(redis-server redis-tools python3-redis python3-pytest netcat-openbsd procps)
+build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev
+    zlib1g-dev libjansson-dev)
+test_pkgs=(redis-server redis-tools python3-redis python3-pytest netcat-openbsd procps nodejs npm)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -14,15 +15,29 @@ esac
 
 missing=()
 for p in "${want[@]}"; do
+    # NodeSource's nodejs package bundles npm and conflicts with Debian's npm package.
+    [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}" >&2
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "deps: installing ${missing[*]}" >&2
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Parquet interop tests (tests/integration/test_parquet_interop.py) read and write files
+# with DuckDB and hyparquet from npm, pinned in tests/interop/package.json. Installed only
+# when missing, so a repeated `make test` does not touch the network.
+if [ "${1:-build}" = test ]; then
+    interop="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
+    if [ ! -d "$interop/node_modules/@duckdb/node-api" ] || [ ! -d "$interop/node_modules/hyparquet" ] ||
+        [ ! -d "$interop/node_modules/hyparquet-compressors" ]; then
+        echo "deps: npm install in tests/interop" >&2
+        (cd "$interop" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+fi
 # Debian starts a system redis-server on 6379 after installing it; the tests and benchmarks
 # start their own on free ports, so the service is not needed (and is absent in containers).

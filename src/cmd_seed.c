@@ -25,13 +25,13 @@ void cmd_stats(struct conn *c)
     const char *dir = c->srv->cfg.data_dir;
     struct buf b;
     buf_init(&b);
-    /* Pending counts operations waiting for the next snapshot; snapshots do not exist yet,
-     * so it reads 0 as the seed's format expects. */
+    struct snap_stats st;
+    snap_get_stats(c->srv->snap, &st);
     buf_printf(&b,
                "Storage: Local (%s), Parquet: %lldKB, WAL: %lldKB, In-memory: %zu keys, "
-               "Pending: 0 ops",
+               "Pending: %llu ops",
                dir, file_kb(dir, SEED_PARQUET_FILE), file_kb(dir, SEED_WAL_FILE),
-               ks_size(cmd_ks(c)));
+               ks_size(cmd_ks(c)), (unsigned long long)st.pending);
     rep_bulk(&c->rep, b.data, b.len);
     buf_deinit(&b);
 }

@@ -125,11 +125,27 @@ static void info_persistence(struct conn *c, struct buf *b)
     struct server *s = c->srv;
     struct wal_stats w;
     wal_get_stats(s->wal, &w);
+    struct snap_stats sn;
+    snap_get_stats(s->snap, &sn);
     buf_printf(b,
                "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu"
-               "\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\naof_enabled:0\r\n"
-               "data_dir:%s\r\n",
-               (unsigned long long)s->ks.dirty, (long long)s->start_ms / 1000, s->cfg.data_dir);
+               "\r\nrdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\n"
+               "rdb_last_bgsave_status:%s\r\nrdb_saves:%llu\r\naof_enabled:0\r\ndata_dir:%s\r\n",
+               (unsigned long long)sn.pending, sn.in_progress, (long long)sn.last_ok_unix,
+               sn.last_ok ? "ok" : "err", (unsigned long long)sn.count, s->cfg.data_dir);
+    buf_printf(b,
+               "snapshot_in_progress:%d\r\nsnapshot_count:%llu\r\nsnapshot_failures:%llu\r\n"
+               "snapshot_codec:%s\r\nsnapshot_pending_ops:%llu\r\nsnapshot_last_time:%lld\r\n"
+               "snapshot_last_duration_ms:%lld\r\nsnapshot_last_rows:%llu\r\n"
+               "snapshot_last_bytes:%llu\r\nsnapshot_last_lsn:%llu\r\nsnapshot_last_status:%s\r\n"
+               "snapshot_last_error:%s\r\nparquet_bytes:%llu\r\nsnapshot_loaded_from:%s\r\n"
+               "snapshot_loaded_rows:%llu\r\nsnapshot_load_ms:%lld\r\n",
+               sn.in_progress, (unsigned long long)sn.count, (unsigned long long)sn.failures,
+               snap_codec_name(s->snap), (unsigned long long)sn.pending, (long long)sn.last_ok_unix,
+               (long long)sn.last_duration_ms, (unsigned long long)sn.last_rows,
+               (unsigned long long)sn.last_bytes, (unsigned long long)sn.last_lsn,
+               sn.last_ok ? "ok" : "err", sn.last_error, (unsigned long long)sn.file_bytes,
+               sn.loaded_from, (unsigned long long)sn.loaded_rows, (long long)sn.load_ms);
     buf_printf(b,
                "wal_enabled:1\r\nwal_fsync:%s\r\nwal_group_commit:%s\r\nwal_bytes:%llu\r\n"
                "wal_last_lsn:%llu\r\nwal_durable_lsn:%llu\r\nwal_last_fsync_us:%lld\r\n"
@@ -192,6 +208,44 @@ static int section_wanted(struct conn *c, const char *name)
             return 1;
     }
     return 0;
+}
+
+/* SAVE and SNAPSHOT: unlike Redis's SAVE, the snapshot runs in a child process, so only the
+ * caller waits. */
+void cmd_save(struct conn *c)
+{
+    if (c->flags & CONN_MULTI) {
+        rep_err(&c->rep, "ERR SAVE and SNAPSHOT cannot run inside MULTI/EXEC; use BGSAVE");
+        return;
+    }
+    srv_wait_snapshot(c->srv, c);
+}
+
+void cmd_bgsave(struct conn *c)
+{
+    int schedule = c->argc == 2 && arg_is(&c->argv[1], "SCHEDULE");
+    if (c->argc > 2 || (c->argc == 2 && !schedule)) {
+        rep_err(&c->rep, "ERR syntax error");
+        return;
+    }
+    if (snap_running(c->srv->snap) && !schedule) {
+        rep_err(&c->rep, "ERR Background save already in progress");
+        return;
+    }
+    struct kv_err err;
+    int was_running = snap_running(c->srv->snap);
+    if (snap_request(c->srv->snap, &err) == 0) {
+        rep_errf(&c->rep, "ERR snapshot failed: %s", err.msg);
+        return;
+    }
+    rep_simple(&c->rep, was_running ? "Background saving scheduled" : "Background saving started");
+}
+
+void cmd_lastsave(struct conn *c)
+{
+    struct snap_stats st;
+    snap_get_stats(c->srv->snap, &st);
+    rep_int(&c->rep, st.last_ok_unix);
 }
 
 void cmd_info(struct conn *c)

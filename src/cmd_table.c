@@ -19,6 +19,10 @@ const struct cmd_def cmd_table[] = {
     {"size", cmd_dbsize, 1, R | F | P, 0, 0, 0, "panda", "", "Number of keys.", "0.1.0"},
     {"stats", cmd_stats, 1, P, 0, 0, 0, "panda", "",
      "Storage statistics in one line: backend, Parquet and WAL sizes, keys, pending ops.", "0.1.0"},
+    {"snapshot", cmd_save, 1, A | P, 0, 0, 0, "panda", "",
+     "Write a Parquet snapshot now; replies once it is durable (other clients keep being "
+     "served).",
+     "0.1.0"},
     {"help", cmd_help, -1, P, 0, 0, 0, "panda", "[command]",
      "List every command with its syntax, or show one.", "0.1.0"},
     /* strings */
@@ -129,6 +133,12 @@ const struct cmd_def cmd_table[] = {
     {"hello", cmd_hello, -1, F, 0, 0, 0, "connection", "[protover [SETNAME clientname]]",
      "Handshake: choose RESP2 or RESP3 and get server details.", "6.0.0"},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "", "The server time.", "2.6.0"},
+    {"save", cmd_save, 1, A, 0, 0, 0, "server", "",
+     "Write a snapshot and reply once it is durable (Panda keeps serving other clients).", "1.0.0"},
+    {"bgsave", cmd_bgsave, -1, A, 0, 0, 0, "server", "[SCHEDULE]",
+     "Start a snapshot in the background.", "1.0.0"},
+    {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "",
+     "Unix time of the last successful snapshot.", "1.0.0"},
     {"shutdown", cmd_shutdown, -1, A | NQ, 0, 0, 0, "server", "[NOSAVE | SAVE] [NOW] [FORCE]",
      "Stop the server gracefully.", "1.0.0"},
     {"quit", cmd_quit, -1, F | NQ, 0, 0, 0, "connection", "", "Close the connection.", "1.0.0"},

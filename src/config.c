@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parquet.h"
 #include "util.h"
 #include "wal.h"
 
-enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL, OPT_BOOL, OPT_FSYNC };
+enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL, OPT_BOOL, OPT_FSYNC, OPT_CODEC };
 
 struct opt {
     const char *name; /* flag name without "--"; also the config-file name */
@@ -48,6 +49,20 @@ static const struct opt opts[] = {
      0, "no", "start even if the WAL is corrupt in the middle: keep a copy, truncate there"},
     {"wal-group-commit", "PANDA_WAL_GROUP_COMMIT", OPT_BOOL, OFF(wal_group_commit), 0, 0, "yes",
      "share one fdatasync among concurrent writes (no: one fdatasync per write, to measure)"},
+    {"snapshot-interval", "PANDA_SNAPSHOT_INTERVAL", OPT_INT, OFF(snapshot_interval), 0, LLONG_MAX,
+     "50", "snapshot after this many write operations (0: never by count)"},
+    {"snapshot-timeout", "PANDA_SNAPSHOT_TIMEOUT", OPT_INT, OFF(snapshot_timeout), 0, INT_MAX,
+     "180", "snapshot after this many seconds when anything changed (0: never by time)"},
+    {"snapshot-min-gap-ms", "PANDA_SNAPSHOT_MIN_GAP_MS", OPT_INT, OFF(snapshot_min_gap_ms), 0,
+     INT_MAX, "1000",
+     "least time between automatic snapshots (also >= 4x the last one's duration)"},
+    {"snapshot-compression", "PANDA_SNAPSHOT_COMPRESSION", OPT_CODEC, OFF(snapshot_codec), 0, 0,
+     "zstd", "Parquet codec of snapshots: zstd, snappy or none"},
+    {"snapshot-row-group-rows", "PANDA_SNAPSHOT_ROW_GROUP_ROWS", OPT_INT,
+     OFF(snapshot_row_group_rows), 1, INT32_MAX, "1048576", "rows per Parquet row group"},
+    {"import", NULL, OPT_STR, OFF(import_file), 0, 0, "",
+     "load the rows of this Parquet file at start-up (keys it holds are overwritten), then "
+     "snapshot before serving"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -116,6 +131,18 @@ static int set_opt(struct config *cfg, const struct opt *o, const char *val, con
         return kv_err_set(err, KV_EINVAL,
                           "invalid value '%s' for %s%s (expected always, everysec or no)", val,
                           origin, o->name);
+    case OPT_CODEC:
+        if (strcmp(val, "zstd") == 0)
+            *(int *)field = PQ_ZSTD;
+        else if (strcmp(val, "snappy") == 0)
+            *(int *)field = PQ_SNAPPY;
+        else if (strcmp(val, "none") == 0)
+            *(int *)field = PQ_UNCOMPRESSED;
+        else
+            return kv_err_set(err, KV_EINVAL,
+                              "invalid value '%s' for %s%s (expected zstd, snappy or none)", val,
+                              origin, o->name);
+        return 0;
     case OPT_LEVEL:
         if (log_parse_level(val, (enum log_level *)field) != 0)
             return kv_err_set(err, KV_EINVAL,

@@ -36,6 +36,12 @@ struct config {
     int fsync; /* enum wal_fsync */
     int wal_truncate_corrupt;
     int wal_group_commit;
+    long long snapshot_interval;   /* operations since the last snapshot; 0 = off */
+    long long snapshot_timeout;    /* seconds; 0 = off */
+    long long snapshot_min_gap_ms; /* least time between automatic snapshots */
+    long long snapshot_row_group_rows;
+    int snapshot_codec; /* enum pq_codec */
+    char import_file[CFG_STR_MAX];
 };
 
 enum cfg_result {

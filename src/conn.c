@@ -106,7 +106,7 @@ static void protocol_error(struct conn *c, const char *msg)
 static size_t run_buffer(struct conn *c, char *buf, size_t len)
 {
     size_t off = 0;
-    while (off < len && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP))) {
+    while (off < len && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_BLOCKED))) {
         size_t used = 0;
         int rc = resp_parse(&c->parser, buf + off, len - off, &used);
         if (rc == RESP_AGAIN) break;
@@ -206,6 +206,32 @@ int conn_write(struct conn *c)
         conn_close(c);
         return -1;
     }
+    return 0;
+}
+
+void conn_block(struct conn *c)
+{
+    c->flags |= CONN_BLOCKED;
+    ev_del(c->srv->loop, c->fd, EV_READABLE);
+}
+
+int conn_unblock(struct conn *c)
+{
+    kv_assert(c->flags & CONN_BLOCKED);
+    c->flags &= ~CONN_BLOCKED;
+    struct kv_err err;
+    if (!(c->flags & CONN_CLOSE_AFTER_REPLY) &&
+        ev_add(c->srv->loop, c->fd, EV_READABLE, on_event, c, &err) != 0)
+        c->flags |= CONN_CLOSE_ASAP;
+    if (c->in.len > 0 && !(c->flags & CONN_CLOSE_ASAP)) {
+        buf_consume(&c->in, run_buffer(c, c->in.data, c->in.len));
+        if (c->in.len == 0) buf_deinit(&c->in);
+    }
+    if (c->flags & CONN_CLOSE_ASAP) {
+        conn_close(c);
+        return -1;
+    }
+    srv_mark_pending(c->srv, c);
     return 0;
 }
 

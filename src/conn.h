@@ -46,6 +46,7 @@ enum conn_flags {
     CONN_MULTI = 1 << 3,         /* between MULTI and EXEC */
     CONN_DIRTY_CAS = 1 << 4,     /* a WATCHed key changed: EXEC fails */
     CONN_DIRTY_EXEC = 1 << 5,    /* a command failed to queue: EXEC aborts */
+    CONN_BLOCKED = 1 << 6,       /* waiting for a snapshot: nothing more is read or run */
 };
 
 struct server;
@@ -63,9 +64,10 @@ struct conn {
     struct buf in;            /* partial command carried between reads */
     struct resp_parser parser;
     struct reply rep;
-    size_t sent;       /* bytes at the front of rep.out already written */
-    uint64_t hold_lsn; /* replies wait until the WAL is durable up to this LSN */
-    size_t argc;       /* the command being run */
+    size_t sent;        /* bytes at the front of rep.out already written */
+    uint64_t hold_lsn;  /* replies wait until the WAL is durable up to this LSN */
+    uint64_t snap_wait; /* blocked until this snapshot generation ends (SAVE, SNAPSHOT) */
+    size_t argc;        /* the command being run */
     struct sv *argv;
     size_t argv_cap;
     char *name;
@@ -87,6 +89,10 @@ void conn_close(struct conn *c);
 int conn_write(struct conn *c);
 /* Reads and runs what is available; used by the read callback and by shutdown. */
 void conn_read_and_run(struct conn *c);
+/* Blocking (SAVE, SNAPSHOT): a blocked client's later commands stay unread, or buffered,
+ * until conn_unblock, which runs what was buffered. conn_unblock may close c (returns -1). */
+void conn_block(struct conn *c);
+int conn_unblock(struct conn *c);
 /* Unsent reply bytes. */
 static inline size_t conn_pending_bytes(const struct conn *c)
 {

@@ -86,6 +86,34 @@ void srv_after_command(struct server *s, struct conn *c)
     if (lsn || srv_write_refusal(s) == NULL) c->hold_lsn = wal_last_lsn(s->wal);
 }
 
+void srv_wait_snapshot(struct server *s, struct conn *c)
+{
+    struct kv_err err;
+    uint64_t gen = snap_request(s->snap, &err);
+    if (gen == 0) {
+        rep_errf(&c->rep, "ERR snapshot failed: %s", err.msg);
+        return;
+    }
+    c->snap_wait = gen;
+    conn_block(c);
+}
+
+/* Answers the clients waiting for snapshot gen (or an earlier one). */
+static void on_snapshot_done(void *ctx, uint64_t gen, int ok, const char *why)
+{
+    struct server *s = ctx;
+    for (struct conn *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (!c->snap_wait || c->snap_wait > gen) continue;
+        c->snap_wait = 0;
+        if (ok)
+            rep_ok(&c->rep);
+        else
+            rep_errf(&c->rep, "ERR snapshot failed: %s", why);
+        conn_unblock(c);
+    }
+}
+
 /* The keyspace's change hook: WATCH and the WAL both learn of every change here. */
 static void on_touch(void *ctx, const char *key, size_t klen)
 {
@@ -172,6 +200,7 @@ static void cron(struct ev_loop *loop, void *data)
     wal_commit(s->wal, &s->ks); /* this run's expirations: one record */
     ks_maintain(&s->ks, SRV_REHASH_CYCLE_US);
     if (++s->cron_runs % SRV_HZ == 0) wal_cron(s->wal);
+    snap_cron(s->snap);
 }
 
 static void on_wakeup(struct ev_loop *loop, void *data)
@@ -282,10 +311,21 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     if (!s->bg || ev_set_wakeup(s->loop, on_wakeup, s, err) != 0) return -1;
     /* Recover before listening: a client that can connect sees all acknowledged data. */
     ks_init(&s->ks);
+    struct snap_config sc = {s->cfg.data_dir,
+                             s->cfg.snapshot_codec,
+                             (uint64_t)s->cfg.snapshot_interval,
+                             s->cfg.snapshot_timeout,
+                             s->cfg.snapshot_min_gap_ms,
+                             (uint32_t)s->cfg.snapshot_row_group_rows};
+    s->snap = snap_new(&sc, s->loop);
+    uint64_t base_lsn;
+    if (snap_load(s->snap, &s->ks, &base_lsn, err) != 0) return -1;
     struct wal_config wc = {s->cfg.data_dir, (enum wal_fsync)s->cfg.fsync,
-                            s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit};
+                            s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit, base_lsn};
     s->wal = wal_open(&wc, &s->ks, s->loop, err);
     if (!s->wal) return -1;
+    snap_attach(s->snap, &s->ks, s->wal, on_snapshot_done, s);
+    if (s->cfg.import_file[0] && snap_import(s->snap, s->cfg.import_file, err) != 0) return -1;
     s->ks.on_touch = on_touch;
     s->ks.touch_ctx = s;
     s->ks.free_async = free_async;
@@ -315,6 +355,7 @@ static void drain_clients(struct server *s)
     }
     if (wal_sync_now(s->wal) != 0)
         log_error("shutdown: the WAL cannot be written; replies waiting for it are dropped");
+    if (snap_running(s->snap)) on_snapshot_done(s, UINT64_MAX, 0, "the server is shutting down");
     int64_t deadline = util_monotonic_us() + SRV_SHUTDOWN_FLUSH_MS * 1000LL;
     for (;;) {
         for (struct conn *c = s->clients; c; c = c->next)
@@ -339,6 +380,7 @@ static int srv_deinit(struct server *s)
         conn_close(s->clients);
     int rc = 0;
     struct kv_err err;
+    snap_free(s->snap);
     if (wal_close(s->wal, &err) != 0) {
         log_error("%s", err.msg);
         rc = -1;

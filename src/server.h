@@ -6,7 +6,8 @@
  * (bg.h), which only ever sees what a job hands it.
  *
  * Start-up: srv_init creates the data dir, takes an exclusive lock on it (two servers never
- * share a data dir), replays the WAL into the keyspace, raises the open-file limit to fit
+ * share a data dir), loads the Parquet snapshot (snap.h) and replays the WAL records after it
+ * into the keyspace, imports --import's file, raises the open-file limit to fit
  * max-clients, listens, and installs signal handling through a signalfd.
  * Durability: every command's changes become one WAL record (srv_after_command); under
  * fsync always a client's replies are held until the WAL's durable LSN covers the last record
@@ -27,6 +28,7 @@
 #include "ev.h"
 #include "ht.h"
 #include "ks.h"
+#include "snap.h"
 #include "wal.h"
 
 #define SRV_HZ                10    /* cron runs per second */
@@ -57,6 +59,7 @@ struct server {
     int lock_fd;
     struct ks ks;
     struct wal *wal;
+    struct snap *snap;
     struct ht watched; /* key -> clients WATCHing it (cmd_multi.c) */
     struct conn *clients;
     struct conn *pending;
@@ -87,6 +90,9 @@ int srv_reply_held(const struct server *s, const struct conn *c);
 /* NULL if write commands may run; otherwise the reason they are refused (the WAL cannot be
  * written), for the error reply. */
 const char *srv_write_refusal(const struct server *s);
+/* Blocks c until a new snapshot of the current state is durable, then replies +OK (or the
+ * error). Replies with an error at once when none can start. */
+void srv_wait_snapshot(struct server *s, struct conn *c);
 /* Turns the changes of the command that just ran into one WAL record and, under fsync
  * always, makes c's replies wait until that record (or anything before it) is durable. */
 void srv_after_command(struct server *s, struct conn *c);

@@ -99,6 +99,7 @@ static int apply_record(struct ks *ks, const struct walf_rec *rec)
 
 struct replay {
     struct ks *ks;
+    uint64_t base_lsn; /* records up to here are in the snapshot already */
     struct walf_rec ring[WAL_REPLAY_AHEAD];
     size_t n; /* records seen */
 };
@@ -106,6 +107,7 @@ struct replay {
 static int replay_record(void *ctx, const struct walf_rec *rec)
 {
     struct replay *r = ctx;
+    if (rec->lsn <= r->base_lsn) return 0;
     const unsigned char *cur = rec->payload;
     struct walf_opv op;
     if (walf_next_op(&cur, rec->payload + rec->len, &op) == 1 && op.key)
@@ -238,7 +240,7 @@ static int recover(struct wal *w, struct ks *ks, struct kv_err *err)
      * repeated updates cost 8 bytes each and the cron shrinks the table later. */
     ht_reserve(&ks->table, n / WAL_BYTES_PER_KEY_GUESS);
     struct walf_scan sc;
-    struct replay r = {.ks = ks, .n = 0};
+    struct replay r = {.ks = ks, .base_lsn = w->cfg.base_lsn, .n = 0};
     ks->now_ms = util_mstime();
     int rc = walf_scan(map, n, replay_record, &r, &sc);
     kv_assert(rc == 0); /* records are validated before the visitor sees them */
@@ -250,14 +252,24 @@ static int recover(struct wal *w, struct ks *ks, struct kv_err *err)
         rc = handle_damage(w, &sc, map, n, err);
     munmap(map, n);
     if (rc != 0) return -1;
+    if (sc.records > 0 && sc.first_lsn > w->cfg.base_lsn + 1)
+        return kv_err_set(
+            err, KV_EINVAL,
+            "WAL %s starts at LSN %llu but the snapshot covers LSNs up to %llu only: "
+            "records %llu to %llu are missing (was the snapshot replaced or "
+            "removed?); refusing to start",
+            w->path, (unsigned long long)sc.first_lsn, (unsigned long long)w->cfg.base_lsn,
+            (unsigned long long)w->cfg.base_lsn + 1, (unsigned long long)sc.first_lsn - 1);
     w->written_off = sc.good_end;
-    w->last_lsn = w->written_lsn = w->durable_lsn = sc.last_lsn;
-    w->records = w->replayed = sc.records;
+    w->last_lsn = w->written_lsn = w->durable_lsn =
+        sc.last_lsn > w->cfg.base_lsn ? sc.last_lsn : w->cfg.base_lsn;
+    w->records = sc.records;
+    w->replayed = r.n;
     w->replay_ms = us / 1000;
-    log_info("WAL replay: %llu records in %lld ms (%.0f records/s), %zu bytes, last LSN %llu",
-             (unsigned long long)sc.records, (long long)(us / 1000),
-             us > 0 ? (double)sc.records * 1e6 / (double)us : 0.0, sc.good_end,
-             (unsigned long long)sc.last_lsn);
+    log_info("WAL replay: %zu records in %lld ms (%.0f records/s), %zu bytes, last LSN %llu "
+             "(%llu earlier records already in the snapshot)",
+             r.n, (long long)(us / 1000), us > 0 ? (double)r.n * 1e6 / (double)us : 0.0,
+             sc.good_end, (unsigned long long)w->last_lsn, (unsigned long long)(sc.records - r.n));
     return 0;
 }
 
@@ -549,6 +561,97 @@ int wal_sync_now(struct wal *w)
     return 0;
 }
 
+/* ---- dropping what a snapshot covers ---- */
+
+static void stop_thread(struct wal *w);
+
+int wal_mark(struct wal *w, uint64_t *lsn, uint64_t *off)
+{
+    write_pending(w);
+    if (w->blocked || w->written_lsn != w->last_lsn) return -1;
+    *lsn = w->last_lsn;
+    *off = w->written_off;
+    return 0;
+}
+
+/* Copies the records from `off` of the current log behind a fresh header into tmp and syncs
+ * it; returns the new log's fd (O_APPEND) or -1. */
+static int copy_tail(struct wal *w, const char *tmp, uint64_t off, struct kv_err *err)
+{
+    int in = open(w->path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return kv_err_sys(err, "cannot open %s", w->path);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return kv_err_sys(err, "cannot create %s", tmp);
+    }
+    struct buf h;
+    buf_init(&h);
+    walf_file_header(&h);
+    int rc = write(out, h.data, h.len) == (ssize_t)h.len ? 0 : -1;
+    buf_deinit(&h);
+    off64_t from = (off64_t)off;
+    size_t left = w->written_off - off;
+    while (rc == 0 && left > 0) {
+        ssize_t n = copy_file_range(in, &from, out, NULL, left, 0);
+        if (n <= 0)
+            rc = -1;
+        else
+            left -= (size_t)n;
+    }
+    if (rc == 0 && fdatasync(out) != 0) rc = -1;
+    if (rc != 0) kv_err_sys(err, "cannot write %s", tmp);
+    close(in);
+    if (rc != 0) {
+        close(out);
+        unlink(tmp);
+        return -1;
+    }
+    return out;
+}
+
+static int start_thread(struct wal *w, struct kv_err *err)
+{
+    w->stop = 0;
+    int rc = pthread_create(&w->thread, NULL, sync_main, w);
+    if (rc != 0) return kv_err_set(err, KV_ESYS, "pthread_create: %s", strerror(rc));
+    w->thread_started = 1;
+    return 0;
+}
+
+int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
+{
+    kv_assert(lsn <= w->last_lsn && off >= WALF_FILE_HDR && off <= w->written_off);
+    write_pending(w);
+    if (w->blocked)
+        return kv_err_set(err, KV_ESYS, "WAL %s is not writable: %s", w->path, w->reason);
+    char tmp[WAL_PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.new", w->path);
+    int fd = copy_tail(w, tmp, off, err);
+    if (fd < 0) return -1;
+    if (rename(tmp, w->path) != 0) {
+        kv_err_sys(err, "cannot rename %s", tmp);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    stop_thread(w); /* it must not sync the old fd while it is swapped */
+    close(w->fd);
+    w->fd = fd;
+    uint64_t kept = w->written_off - off;
+    w->written_off = WALF_FILE_HDR + kept;
+    w->reserved_to = w->written_off;
+    w->records = w->written_lsn - lsn;
+    w->durable_lsn = w->written_lsn; /* copy_tail synced all of it */
+    pthread_mutex_lock(&w->mu);
+    w->sync_req_lsn = w->sync_done_lsn = w->written_lsn;
+    pthread_mutex_unlock(&w->mu);
+    (void)reserve(w, 1);
+    if (start_thread(w, err) != 0) return -1;
+    /* A crash before this fsync leaves the old log, which recovery handles as well. */
+    return fsync_dir(w->cfg.dir, err);
+}
+
 /* ---- open, close, queries ---- */
 
 static void stop_thread(struct wal *w)
@@ -583,16 +686,13 @@ static int open_for_append(struct wal *w, struct kv_err *err)
      * there is some (wal_cron retries). */
     if (reserve(w, 1) != 0)
         log_warn("WAL %s: starting read-only until disk space is available", w->path);
-    int rc = pthread_create(&w->thread, NULL, sync_main, w);
-    if (rc != 0) return kv_err_set(err, KV_ESYS, "pthread_create: %s", strerror(rc));
-    w->thread_started = 1;
-    return 0;
+    return start_thread(w, err);
 }
 
 struct wal *wal_open(const struct wal_config *cfg, struct ks *ks, struct ev_loop *loop,
                      struct kv_err *err)
 {
-    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL);
+    kv_assert(ks->on_touch == NULL);
     (void)crc32c_hw(); /* initialise the CRC tables before any other thread exists */
     struct wal *w = kv_calloc(1, sizeof(*w));
     w->cfg = *cfg;

@@ -2,10 +2,11 @@
  * wal.h - the write-ahead log at run time: recovery, capturing changes, group commit.
  *
  * Recovery (wal_open): the log in <dir>/kv_database.wal is scanned with walfmt's reader and
- * replayed into the keyspace; a torn tail is cut off (its bytes kept in a .broken-<ms> file),
- * corruption in the middle refuses to start unless truncate_corrupt is set. Then the file is
- * opened for appending and space is reserved ahead (fallocate) so that appends do not hit
- * ENOSPC in the middle of a record.
+ * the records after the loaded snapshot (cfg.base_lsn) are replayed into the keyspace; a log
+ * that starts past base_lsn + 1 has lost records and refuses to start; a torn tail is cut off (its
+ * bytes kept in a .broken-<ms> file), corruption in the middle refuses to start unless
+ * truncate_corrupt is set. Then the file is opened for appending and space is reserved ahead
+ * (fallocate) so that appends do not hit ENOSPC in the middle of a record.
  *
  * Capture: the keyspace's change hook calls wal_note() with each changed key (or NULL for a
  * flush); wal_commit() turns everything noted since the last commit into one record holding
@@ -51,6 +52,7 @@ struct wal_config {
     enum wal_fsync fsync;
     int truncate_corrupt;
     int group_commit;
+    uint64_t base_lsn; /* the loaded snapshot covers records up to here (0: no snapshot) */
 };
 
 struct wal_stats {
@@ -68,8 +70,8 @@ struct wal_stats {
 
 struct wal;
 
-/* Recovers the log into ks (which must be empty, with no hooks installed) and opens it for
- * appending. Returns NULL with err filled when the log is damaged in the middle (and
+/* Recovers the log into ks (holding the snapshot's state, with no hooks installed) and opens
+ * it for appending. Returns NULL with err filled when the log is damaged in the middle (and
  * truncate_corrupt is off), unreadable, or not a Panda WAL. */
 struct wal *wal_open(const struct wal_config *cfg, struct ks *ks, struct ev_loop *loop,
                      struct kv_err *err);
@@ -90,6 +92,15 @@ int wal_sync_now(struct wal *w);
 int wal_reap(struct wal *w);
 /* Once a second: everysec syncs, retries after failures. */
 void wal_cron(struct wal *w);
+
+/* Snapshots (snap.h). wal_mark writes every buffered record and returns the last LSN and the
+ * file offset just past it: the state a snapshot taken now covers. Returns -1 while the log
+ * cannot be written. wal_rebase, once a snapshot covering `lsn` is durable, replaces the log
+ * by one holding only the records after it (those from offset `off`, as wal_mark gave):
+ * copy, fdatasync, rename, fsync the directory. A crash at any step leaves either log, and
+ * both recover. Returns -1 with err (the old log stays in use) on failure. */
+int wal_mark(struct wal *w, uint64_t *lsn, uint64_t *off);
+int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err);
 
 /* 1 if replies must wait for durability (fsync always). */
 int wal_holds_replies(const struct wal *w);

@@ -214,8 +214,12 @@ int walf_scan(const unsigned char *p, size_t n, walf_visit_fn *visit, void *ctx,
     }
     size_t off = WALF_FILE_HDR;
     struct walf_rec rec;
-    while (off < n && walf_read(p + off, n - off, out->last_lsn + 1, &rec) == 0) {
+    /* The first record may carry any LSN (a log rewritten after a snapshot starts past 1);
+     * each later one must follow its predecessor. */
+    while (off < n &&
+           walf_read(p + off, n - off, out->records ? out->last_lsn + 1 : 0, &rec) == 0) {
         if (visit && visit(ctx, &rec) != 0) return -1;
+        if (out->records == 0) out->first_lsn = rec.lsn;
         out->records++;
         out->last_lsn = rec.lsn;
         off += rec.size;

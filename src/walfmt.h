@@ -71,6 +71,7 @@ enum walf_damage { WALF_CLEAN = 0, WALF_TORN = 1, WALF_CORRUPT = 2, WALF_BADHEAD
 
 struct walf_scan {
     uint64_t records;
+    uint64_t first_lsn; /* 0 when there are no records */
     uint64_t last_lsn;
     size_t good_end;   /* offset just past the last good record */
     int damage;        /* enum walf_damage */

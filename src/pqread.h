@@ -1,0 +1,98 @@
+/*
+ * pqread.h - reads Panda's rows out of an Apache Parquet file: Panda's own snapshots and files
+ * that DuckDB, pyarrow, Spark or others wrote with a `key` and a `value` column.
+ *
+ * What is read: the top-level leaf columns named `key` and `value` (BYTE_ARRAY, any
+ * annotation, REQUIRED or OPTIONAL) and, when present, `expire_at_ms` (INT64, OPTIONAL; null
+ * = no TTL). Other columns are ignored. Pages: DATA_PAGE v1 and v2, DICTIONARY pages with
+ * PLAIN_DICTIONARY/RLE_DICTIONARY data pages (mixed with PLAIN pages in one chunk), PLAIN,
+ * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY; codecs per pqcodec.h; any
+ * number of row groups. Page CRCs, when present, are verified.
+ *
+ * Errors: anything malformed or unsupported (a missing column, a wrong type, a null key or
+ * value, a codec or encoding Panda lacks, a failed CRC, sizes that disagree) stops the read
+ * with -1 and an error that names the file offset or row group/column and the thing at
+ * fault. The reader never reads outside the file, never trusts a length it has not checked
+ * against the bytes that hold it and bounds every allocation by the PQR_MAX_* limits, so a
+ * hostile file costs at most an error.
+ *
+ * Ownership: the row passed to the callback points into the reader's buffers and is valid
+ * only during the call. Threads: no shared state; any thread.
+ */
+#ifndef PANDA_PQREAD_H
+#define PANDA_PQREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define PQR_MAX_FOOTER_BYTES (256u << 20) /* FileMetaData */
+#define PQR_MAX_PAGE_BYTES   (1u << 30)   /* one page, compressed or not */
+#define PQR_MAX_CREATED_BY   128
+#define PQR_MAX_SCHEMA_DEPTH 64          /* nesting of groups in the schema tree */
+#define PQR_MAX_DELTA_BLOCK  (1u << 20)  /* DELTA_BINARY_PACKED values per block */
+#define PQR_MAX_BATCH_BYTES  (256u << 20) /* DELTA_BYTE_ARRAY bytes rebuilt per batch of rows */
+
+struct pqr_row {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+    int has_expire;
+    int64_t expire_at_ms;
+    int key_null, val_null; /* only with pqr_opts.lenient; otherwise a null is an error */
+};
+
+/* Called once per row, in file order. Return 0 to go on, or -1 (filling err) to stop the read,
+ * which then returns -1 with that error. */
+typedef int (*pqr_row_fn)(void *ctx, const struct pqr_row *row, struct kv_err *err);
+
+struct pqr_info {
+    uint64_t rows;
+    uint32_t row_groups;
+    uint64_t file_bytes;
+    int panda;          /* the file carries Panda's metadata (then lsn and version are set) */
+    int format_version; /* panda.format_version */
+    uint64_t lsn;       /* panda.wal_lsn: the last WAL record the snapshot covers */
+    int codec;          /* codec of the first column chunk, -1 if there are no row groups */
+    char created_by[PQR_MAX_CREATED_BY];
+};
+
+/* Reads the whole file, calling fn (if not NULL) for every row; fills *info (if not NULL).
+ * With fn NULL every page is still decoded and checked. */
+int pqr_read_file(const char *path, pqr_row_fn fn, void *ctx, struct pqr_info *info,
+                  struct kv_err *err);
+/* The same over bytes in memory (tests, fuzzing). */
+int pqr_read_mem(const void *p, size_t n, pqr_row_fn fn, void *ctx, struct pqr_info *info,
+                 struct kv_err *err);
+
+/* Reading other columns, for tools and tests that check the reader against files written by
+ * others (panda-check-parquet --columns). A NULL name means the default (key, value,
+ * expire_at_ms); expire_col "" means no expire column. key_col and value_col may name the same
+ * column. lenient: a null key or value is passed to the callback (key_null/val_null set,
+ * pointer NULL, length 0) instead of failing the read, key_col/value_col "" mean no such
+ * column (every row's key/value is then null), and the expire column may be INT32. */
+struct pqr_opts {
+    const char *key_col;
+    const char *value_col;
+    const char *expire_col;
+    int lenient;
+};
+
+int pqr_read_file_opts(const char *path, const struct pqr_opts *opts, pqr_row_fn fn, void *ctx,
+                       struct pqr_info *info, struct kv_err *err);
+int pqr_read_mem_opts(const void *p, size_t n, const struct pqr_opts *opts, pqr_row_fn fn,
+                      void *ctx, struct pqr_info *info, struct kv_err *err);
+
+/* Page-level decoders, exposed for the unit tests. Each returns 0 or -1 on malformed input. */
+
+/* RLE/bit-packed hybrid: decodes exactly n values of bit_width (0..32) from [p, p+len). */
+int pqr_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n);
+/* DELTA_BINARY_PACKED: decodes the whole stream at p, which must hold at most max values; sets
+ * *n (values decoded) and *used (bytes the stream occupies, where a following section such as
+ * DELTA_LENGTH_BYTE_ARRAY's bytes starts). Values wrap as 64-bit two's complement. */
+int pqr_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n,
+                     size_t *used);
+
+#endif

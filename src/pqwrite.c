@@ -1,0 +1,594 @@
+/* pqwrite.c - Panda's Parquet writer (see pqwrite.h; byte layout in docs/FORMATS.md). */
+#include "pqwrite.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "config.h"
+#include "parquet.h"
+#include "pqcodec.h"
+#include "thrift.h"
+
+#define NCOLS 3
+
+struct pqw_col {
+    const char *name;
+    int type;        /* PQ_BYTE_ARRAY or PQ_INT64 */
+    int optional;    /* has definition levels */
+    struct buf page; /* PLAIN values of the open page */
+    struct buf defs; /* one byte (0/1) per value of the open page, optional columns only */
+    uint32_t page_values;
+    uint64_t chunk_values; /* values in the open row group's finished pages */
+    int has_minmax;
+    struct buf min, max; /* BYTE_ARRAY bounds */
+    int64_t imin, imax;  /* INT64 bounds */
+    uint64_t nulls;
+    int all_utf8; /* over the whole file: decides the STRING annotation */
+};
+
+/* One finished page: its body, then (once compressed) its header and stored bytes. */
+struct pqw_job {
+    int col;
+    uint32_t values;
+    struct buf body, hdr, comp;
+    int failed;
+    struct kv_err err;
+};
+
+struct pqw {
+    int fd;
+    struct pqw_opts opts;
+    uint64_t off; /* bytes written to fd */
+    struct pqw_col col[NCOLS];
+    uint32_t rg_rows;
+    uint64_t rg_bytes, rows;
+    struct buf rgs; /* encoded RowGroup structs, the footer's row_groups list */
+    uint32_t nrgs;
+    /* pages of the open row group, in order; slots (and their buffers) are reused */
+    struct pqw_job *jobs;
+    size_t njobs, cap;
+    /* the compression thread takes jobs[done..njobs) in order */
+    int threaded, stop;
+    size_t done;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void *compress_main(void *arg);
+
+static int write_all(struct pqw *w, const void *p, size_t n, struct kv_err *err)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(w->fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return kv_err_sys(err, "write");
+        c += k;
+        n -= (size_t)k;
+        w->off += (uint64_t)k;
+    }
+    return 0;
+}
+
+struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
+{
+    if (opts->codec != PQ_UNCOMPRESSED && opts->codec != PQ_SNAPPY && opts->codec != PQ_ZSTD &&
+        opts->codec != PQ_GZIP && opts->codec != PQ_LZ4_RAW) {
+        kv_err_set(err, KV_EINVAL, "cannot write codec %s", pqc_name(opts->codec));
+        return NULL;
+    }
+    struct pqw *w = kv_calloc(1, sizeof(*w));
+    w->fd = fd;
+    w->opts = *opts;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (opts->threaded && pthread_create(&w->thread, NULL, compress_main, w) == 0)
+        w->threaded = 1; /* without the thread, pages are compressed inline */
+    if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
+    static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
+    for (int i = 0; i < NCOLS; i++) {
+        w->col[i].name = names[i];
+        w->col[i].type = i < 2 ? PQ_BYTE_ARRAY : PQ_INT64;
+        w->col[i].optional = i == 2;
+        w->col[i].all_utf8 = 1;
+    }
+    if (write_all(w, PQ_MAGIC, PQ_MAGIC_LEN, err) != 0) {
+        pqw_abort(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF), as DuckDB checks. */
+static int utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (len == 0 || c > 0xf4 || i + len > n) return 0;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && s[i + 1] < 0xa0) return 0; /* overlong */
+        if (c == 0xed && s[i + 1] > 0x9f) return 0; /* surrogate */
+        if (c == 0xf0 && s[i + 1] < 0x90) return 0; /* overlong */
+        if (c == 0xf4 && s[i + 1] > 0x8f) return 0; /* past U+10FFFF */
+        i += len;
+    }
+    return 1;
+}
+
+static int bytes_cmp(const void *a, size_t an, const struct buf *b)
+{
+    int r = memcmp(a, b->data, an < b->len ? an : b->len);
+    return r ? r : (an > b->len) - (an < b->len);
+}
+
+static void set_buf(struct buf *b, const void *p, size_t n)
+{
+    b->len = 0;
+    buf_append(b, p, n);
+}
+
+static void add_bytes(struct pqw_col *c, const void *p, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+    buf_reserve(&c->page, 4 + n);
+    memcpy(buf_tail(&c->page), len, 4);
+    memcpy(buf_tail(&c->page) + 4, p, n);
+    c->page.len += 4 + n;
+    c->page_values++;
+    if (c->all_utf8 && !utf8_valid(p, n)) c->all_utf8 = 0;
+    if (!c->has_minmax) {
+        set_buf(&c->min, p, n);
+        set_buf(&c->max, p, n);
+        c->has_minmax = 1;
+    } else if (bytes_cmp(p, n, &c->min) < 0) {
+        set_buf(&c->min, p, n);
+    } else if (bytes_cmp(p, n, &c->max) > 0) {
+        set_buf(&c->max, p, n);
+    }
+}
+
+static void add_i64(struct pqw_col *c, int64_t v)
+{
+    c->page_values++;
+    if (v < 0) {
+        buf_append_char(&c->defs, 0);
+        c->nulls++;
+        return;
+    }
+    buf_append_char(&c->defs, 1);
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)((uint64_t)v >> (8 * i));
+    buf_append(&c->page, le, 8);
+    if (!c->has_minmax || v < c->imin) c->imin = v;
+    if (!c->has_minmax || v > c->imax) c->imax = v;
+    c->has_minmax = 1;
+}
+
+static void put_uvarint(struct buf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        buf_append_char(b, (char)(v | 0x80));
+        v >>= 7;
+    }
+    buf_append_char(b, (char)v);
+}
+
+/* Definition levels (bit width 1) as the RLE/bit-packed hybrid behind a 4-byte length: one RLE
+ * run when the page is uniform, else bit-packed groups of 8. */
+static void encode_defs(struct buf *out, const uint8_t *d, uint32_t n)
+{
+    size_t at = out->len;
+    buf_append(out, "\0\0\0\0", 4);
+    int uniform = 1;
+    for (uint32_t i = 1; i < n && uniform; i++)
+        uniform = d[i] == d[0];
+    if (uniform) {
+        put_uvarint(out, (uint64_t)n << 1);
+        buf_append_char(out, (char)d[0]);
+    } else {
+        uint32_t groups = (n + 7) / 8;
+        put_uvarint(out, (uint64_t)groups << 1 | 1);
+        for (uint32_t g = 0; g < groups; g++) {
+            uint8_t byte = 0;
+            for (uint32_t k = 0; k < 8 && g * 8 + k < n; k++)
+                byte |= (uint8_t)(d[g * 8 + k] << k);
+            buf_append_char(out, (char)byte);
+        }
+    }
+    uint32_t len = (uint32_t)(out->len - at - 4);
+    for (int i = 0; i < 4; i++)
+        out->data[at + i] = (char)(len >> (8 * i));
+}
+
+static void page_header(struct buf *out, uint32_t unc, uint32_t comp, uint32_t crc,
+                        uint32_t nvalues)
+{
+    struct thr_w t;
+    thr_w_init(&t, out);
+    thr_w_struct_begin(&t);
+    thr_w_field_i32(&t, 1, PQ_DATA_PAGE);
+    thr_w_field_i32(&t, 2, (int32_t)unc);
+    thr_w_field_i32(&t, 3, (int32_t)comp);
+    thr_w_field_i32(&t, 4, (int32_t)crc);
+    thr_w_field(&t, 5, THR_STRUCT);
+    thr_w_struct_begin(&t);
+    thr_w_field_i32(&t, 1, (int32_t)nvalues);
+    thr_w_field_i32(&t, 2, PQ_ENC_PLAIN);
+    thr_w_field_i32(&t, 3, PQ_ENC_RLE);
+    thr_w_field_i32(&t, 4, PQ_ENC_RLE);
+    thr_w_struct_end(&t);
+    thr_w_struct_end(&t);
+}
+
+/* Compresses a job's body and builds its page header (on the compression thread, or inline). */
+static void compress_job(struct pqw *w, struct pqw_job *j)
+{
+    j->comp.len = j->hdr.len = 0;
+    if (pqc_compress(w->opts.codec, j->body.data, j->body.len, &j->comp, &j->err) != 0) {
+        j->failed = 1;
+        return;
+    }
+    if (j->comp.len > INT32_MAX) {
+        kv_err_set(&j->err, KV_ELIMIT, "compressed page of %zu bytes", j->comp.len);
+        j->failed = 1;
+        return;
+    }
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)j->comp.data, (uInt)j->comp.len);
+    page_header(&j->hdr, (uint32_t)j->body.len, (uint32_t)j->comp.len, crc, j->values);
+}
+
+static void *compress_main(void *arg)
+{
+    struct pqw *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && w->done == w->njobs)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->done == w->njobs) break; /* stopping with nothing left */
+        struct pqw_job *j = &w->jobs[w->done];
+        pthread_mutex_unlock(&w->mu);
+        compress_job(w, j);
+        pthread_mutex_lock(&w->mu);
+        w->done++;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* A free job slot at the end of the row group's list. The array only grows while the
+ * compression thread is idle (between row groups), so it never moves under it. */
+static struct pqw_job *next_slot(struct pqw *w)
+{
+    if (w->njobs == w->cap) {
+        pthread_mutex_lock(&w->mu);
+        while (w->done < w->njobs)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        w->jobs = kv_realloc(w->jobs, cap * sizeof(*w->jobs));
+        memset(w->jobs + w->cap, 0, (cap - w->cap) * sizeof(*w->jobs));
+        w->cap = cap;
+    }
+    struct pqw_job *j = &w->jobs[w->njobs];
+    j->failed = 0;
+    return j;
+}
+
+/* Ends the column's open page: hands its body to the compression thread (or compresses it
+ * here) and starts an empty one. */
+static int flush_page(struct pqw *w, int col, struct kv_err *err)
+{
+    struct pqw_col *c = &w->col[col];
+    if (c->page_values == 0) return 0;
+    struct pqw_job *j = next_slot(w);
+    j->col = col;
+    j->values = c->page_values;
+    if (c->optional) {
+        j->body.len = 0;
+        encode_defs(&j->body, (const uint8_t *)c->defs.data, c->page_values);
+        buf_append(&j->body, c->page.data, c->page.len);
+        c->page.len = 0;
+    } else { /* swap buffers: the page's bytes move to the job, the job's old buffer is reused */
+        struct buf t = j->body;
+        j->body = c->page;
+        c->page = t;
+        c->page.len = 0;
+    }
+    if (j->body.len > INT32_MAX)
+        return kv_err_set(err, KV_ELIMIT, "a page of %zu bytes exceeds Parquet's limit",
+                          j->body.len);
+    c->chunk_values += c->page_values;
+    c->page_values = 0;
+    c->defs.len = 0;
+    if (!w->threaded) {
+        compress_job(w, j);
+        w->njobs++;
+        w->done = w->njobs;
+        if (j->failed) *err = j->err;
+        return j->failed ? -1 : 0;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->njobs++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+static void put_le64(char *out, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (char)((uint64_t)v >> (8 * i));
+}
+
+static void write_stats(struct thr_w *t, const struct pqw_col *c)
+{
+    thr_w_field(t, 12, THR_STRUCT);
+    thr_w_struct_begin(t);
+    if (c->type == PQ_INT64 && c->has_minmax) {
+        char mx[8], mn[8];
+        put_le64(mx, c->imax);
+        put_le64(mn, c->imin);
+        thr_w_field_binary(t, 1, mx, 8); /* legacy max/min: signed order, right for INT64 */
+        thr_w_field_binary(t, 2, mn, 8);
+        thr_w_field_i64(t, 3, (int64_t)c->nulls);
+        thr_w_field_binary(t, 5, mx, 8);
+        thr_w_field_binary(t, 6, mn, 8);
+    } else {
+        thr_w_field_i64(t, 3, (int64_t)c->nulls);
+        if (c->has_minmax && c->min.len <= PQW_MAX_STAT_BYTES && c->max.len <= PQW_MAX_STAT_BYTES) {
+            thr_w_field_binary(t, 5, c->max.data, c->max.len);
+            thr_w_field_binary(t, 6, c->min.data, c->min.len);
+        }
+    }
+    thr_w_struct_end(t);
+}
+
+struct chunk_sizes {
+    uint64_t unc, comp; /* page headers included */
+};
+
+static void write_column_chunk(struct pqw *w, struct thr_w *t, const struct pqw_col *c,
+                               const struct chunk_sizes *sz, uint64_t offset)
+{
+    thr_w_struct_begin(t);
+    thr_w_field_i64(t, 2, 0); /* file_offset: deprecated but required; readers ignore it */
+    thr_w_field(t, 3, THR_STRUCT);
+    thr_w_struct_begin(t);
+    thr_w_field_i32(t, 1, c->type);
+    thr_w_field(t, 2, THR_LIST);
+    thr_w_list(t, THR_I32, c->optional ? 2 : 1);
+    thr_w_i32(t, PQ_ENC_PLAIN);
+    if (c->optional) thr_w_i32(t, PQ_ENC_RLE);
+    thr_w_field(t, 3, THR_LIST);
+    thr_w_list(t, THR_BINARY, 1);
+    thr_w_binary(t, c->name, strlen(c->name));
+    thr_w_field_i32(t, 4, w->opts.codec);
+    thr_w_field_i64(t, 5, (int64_t)c->chunk_values);
+    thr_w_field_i64(t, 6, (int64_t)sz->unc);
+    thr_w_field_i64(t, 7, (int64_t)sz->comp);
+    thr_w_field_i64(t, 9, (int64_t)offset);
+    write_stats(t, c);
+    thr_w_struct_end(t);
+    thr_w_struct_end(t);
+}
+
+/* Waits until the compression thread has finished every page of the row group. */
+static int wait_jobs(struct pqw *w, struct kv_err *err)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->done < w->njobs)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < w->njobs; i++) {
+        if (w->jobs[i].failed) {
+            *err = w->jobs[i].err;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes one column's pages (they are in order within the job list); fills its sizes. */
+static int write_pages(struct pqw *w, int col, struct chunk_sizes *sz, struct kv_err *err)
+{
+    sz->unc = sz->comp = 0;
+    for (size_t i = 0; i < w->njobs; i++) {
+        struct pqw_job *j = &w->jobs[i];
+        if (j->col != col) continue;
+        if (write_all(w, j->hdr.data, j->hdr.len, err) != 0 ||
+            write_all(w, j->comp.data, j->comp.len, err) != 0)
+            return -1;
+        sz->unc += j->hdr.len + j->body.len;
+        sz->comp += j->hdr.len + j->comp.len;
+    }
+    return 0;
+}
+
+static int flush_row_group(struct pqw *w, struct kv_err *err)
+{
+    if (w->rg_rows == 0) return 0;
+    for (int i = 0; i < NCOLS; i++)
+        if (flush_page(w, i, err) != 0) return -1;
+    if (wait_jobs(w, err) != 0) return -1;
+    struct thr_w t;
+    thr_w_init(&t, &w->rgs);
+    thr_w_struct_begin(&t);
+    thr_w_field(&t, 1, THR_LIST);
+    thr_w_list(&t, THR_STRUCT, NCOLS);
+    uint64_t start = w->off, unc = 0, comp = 0;
+    for (int i = 0; i < NCOLS; i++) {
+        struct pqw_col *c = &w->col[i];
+        struct chunk_sizes sz;
+        uint64_t at = w->off;
+        if (write_pages(w, i, &sz, err) != 0) return -1;
+        write_column_chunk(w, &t, c, &sz, at);
+        unc += sz.unc;
+        comp += sz.comp;
+        c->chunk_values = c->nulls = 0;
+        c->has_minmax = 0;
+    }
+    thr_w_field_i64(&t, 2, (int64_t)unc);
+    thr_w_field_i64(&t, 3, w->rg_rows);
+    thr_w_field_i64(&t, 5, (int64_t)start);
+    thr_w_field_i64(&t, 6, (int64_t)comp);
+    thr_w_field(&t, 7, THR_I16);
+    thr_w_i32(&t, (int32_t)w->nrgs);
+    thr_w_struct_end(&t);
+    w->nrgs++;
+    w->rg_rows = 0;
+    w->rg_bytes = 0;
+    pthread_mutex_lock(&w->mu);
+    w->njobs = w->done = 0;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int pqw_add(struct pqw *w, const void *key, size_t klen, const void *val, size_t vlen,
+            int64_t expire_at_ms, struct kv_err *err)
+{
+    if (klen > INT32_MAX - 4 || vlen > INT32_MAX - 4)
+        return kv_err_set(err, KV_ELIMIT, "a key or value over 2 GiB cannot be written");
+    add_bytes(&w->col[0], key, klen);
+    add_bytes(&w->col[1], val, vlen);
+    add_i64(&w->col[2], expire_at_ms);
+    w->rg_rows++;
+    w->rows++;
+    w->rg_bytes += klen + vlen + 17;
+    for (int i = 0; i < NCOLS; i++)
+        if (w->col[i].page.len >= PQW_PAGE_BYTES && flush_page(w, i, err) != 0) return -1;
+    if (w->rg_rows >= w->opts.row_group_rows || w->rg_bytes >= PQW_ROW_GROUP_BYTES)
+        return flush_row_group(w, err);
+    return 0;
+}
+
+static void write_schema_leaf(struct thr_w *t, const struct pqw_col *c)
+{
+    thr_w_struct_begin(t);
+    thr_w_field_i32(t, 1, c->type);
+    thr_w_field_i32(t, 3, c->optional ? PQ_OPTIONAL : PQ_REQUIRED);
+    thr_w_field_str(t, 4, c->name);
+    if (c->type == PQ_BYTE_ARRAY && c->all_utf8) {
+        thr_w_field_i32(t, 6, PQ_CONV_UTF8);
+        thr_w_field(t, 10, THR_STRUCT); /* logicalType: STRING */
+        thr_w_struct_begin(t);
+        thr_w_field_empty_struct(t, 1);
+        thr_w_struct_end(t);
+    }
+    thr_w_struct_end(t);
+}
+
+static void write_kv(struct thr_w *t, const char *k, const char *v)
+{
+    thr_w_struct_begin(t);
+    thr_w_field_str(t, 1, k);
+    thr_w_field_str(t, 2, v);
+    thr_w_struct_end(t);
+}
+
+static void write_footer(struct pqw *w, struct buf *out)
+{
+    struct thr_w t;
+    thr_w_init(&t, out);
+    thr_w_struct_begin(&t);
+    thr_w_field_i32(&t, 1, 1); /* version */
+    thr_w_field(&t, 2, THR_LIST);
+    thr_w_list(&t, THR_STRUCT, NCOLS + 1);
+    thr_w_struct_begin(&t); /* root */
+    thr_w_field_str(&t, 4, "schema");
+    thr_w_field_i32(&t, 5, NCOLS);
+    thr_w_struct_end(&t);
+    for (int i = 0; i < NCOLS; i++)
+        write_schema_leaf(&t, &w->col[i]);
+    thr_w_field_i64(&t, 3, (int64_t)w->rows);
+    thr_w_field(&t, 4, THR_LIST);
+    thr_w_list(&t, THR_STRUCT, w->nrgs);
+    buf_append(out, w->rgs.data, w->rgs.len);
+    char ver[16], lsn[24];
+    snprintf(ver, sizeof(ver), "%d", PQ_FORMAT_VERSION);
+    snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long)w->opts.lsn);
+    thr_w_field(&t, 5, THR_LIST);
+    thr_w_list(&t, THR_STRUCT, 2);
+    write_kv(&t, PQ_META_VERSION, ver);
+    write_kv(&t, PQ_META_LSN, lsn);
+    thr_w_field_str(&t, 6, "panda version " PANDA_VERSION);
+    thr_w_field(&t, 7, THR_LIST); /* column_orders: TYPE_ORDER for every leaf */
+    thr_w_list(&t, THR_STRUCT, NCOLS);
+    for (int i = 0; i < NCOLS; i++) {
+        thr_w_struct_begin(&t);
+        thr_w_field_empty_struct(&t, 1);
+        thr_w_struct_end(&t);
+    }
+    thr_w_struct_end(&t);
+}
+
+int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
+{
+    if (flush_row_group(w, err) != 0) {
+        pqw_abort(w);
+        return -1;
+    }
+    struct buf f;
+    buf_init(&f);
+    write_footer(w, &f);
+    uint32_t n = (uint32_t)f.len;
+    char tail[8] = {(char)n, (char)(n >> 8), (char)(n >> 16), (char)(n >> 24), 'P', 'A', 'R', '1'};
+    buf_append(&f, tail, sizeof(tail));
+    int rc = write_all(w, f.data, f.len, err);
+    buf_deinit(&f);
+    if (rc == 0 && bytes) *bytes = w->off;
+    pqw_abort(w);
+    return rc;
+}
+
+void pqw_abort(struct pqw *w)
+{
+    if (!w) return;
+    if (w->threaded) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    for (int i = 0; i < NCOLS; i++) {
+        struct pqw_col *c = &w->col[i];
+        buf_deinit(&c->page);
+        buf_deinit(&c->defs);
+        buf_deinit(&c->min);
+        buf_deinit(&c->max);
+    }
+    for (size_t i = 0; i < w->cap; i++) {
+        buf_deinit(&w->jobs[i].body);
+        buf_deinit(&w->jobs[i].hdr);
+        buf_deinit(&w->jobs[i].comp);
+    }
+    kv_free(w->jobs);
+    buf_deinit(&w->rgs);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    kv_free(w);
+}

@@ -1,0 +1,438 @@
+/* snap.c - Parquet snapshots: load, fork-and-write, install, pacing (see snap.h). */
+#include "snap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "jsonsnap.h"
+#include "log.h"
+#include "parquet.h"
+#include "pqcodec.h"
+#include "pqread.h"
+#include "pqwrite.h"
+#include "util.h"
+
+#define SNAP_PATH_MAX 2048
+
+struct snap {
+    struct snap_config cfg;
+    char path[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 8];
+    char json[SNAP_PATH_MAX], json_migrated[SNAP_PATH_MAX];
+    struct ev_loop *loop;
+    struct ks *ks;
+    struct wal *wal;
+    snap_done_fn *done;
+    void *done_ctx;
+    /* the running snapshot */
+    pid_t pid; /* 0 when none */
+    int pidfd, errfd;
+    int64_t started_us;
+    uint64_t run_lsn, run_off;
+    uint64_t gen; /* generation of the running (or last) snapshot */
+    int again;    /* a request came while one ran: start another when it ends */
+    int force;    /* start one at the next cron (after loading JSON) */
+    int json_pending;
+    uint64_t lsn; /* the installed snapshot covers records up to here */
+    int64_t last_end_us;
+    struct snap_stats st;
+};
+
+static void set_path(char *out, size_t n, const char *dir, const char *name)
+{
+    int k = snprintf(out, n, "%s/%s", dir, name);
+    kv_assert(k > 0 && (size_t)k < n); /* config limits the data dir far below this */
+}
+
+struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
+{
+    struct snap *sn = kv_calloc(1, sizeof(*sn));
+    sn->cfg = *cfg;
+    sn->loop = loop;
+    sn->pidfd = sn->errfd = -1;
+    set_path(sn->path, sizeof(sn->path), cfg->dir, SNAP_FILE);
+    set_path(sn->tmp, sizeof(sn->tmp), cfg->dir, SNAP_FILE SNAP_TMP_SUFFIX);
+    set_path(sn->json, sizeof(sn->json), cfg->dir, SNAP_JSON_FILE);
+    set_path(sn->json_migrated, sizeof(sn->json_migrated), cfg->dir, SNAP_JSON_MIGRATED);
+    sn->st.loaded_from = "none";
+    sn->st.last_ok = 1;
+    sn->st.last_ok_unix = util_mstime() / 1000;
+    return sn;
+}
+
+static int fsync_dir(const char *dir, struct kv_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return kv_err_sys(err, "cannot open %s", dir);
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? 0 : kv_err_sys(err, "fsync of directory %s", dir);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* ---- loading ---- */
+
+static int load_row(void *ctx, const struct pqr_row *row, struct kv_err *err)
+{
+    (void)err;
+    struct snap *sn = ctx;
+    struct ks *ks = sn->ks;
+    if (row->has_expire && row->expire_at_ms <= ks->now_ms) return 0; /* already expired */
+    if (row->klen > KS_VALUE_MAX || row->vlen > KS_VALUE_MAX)
+        return kv_err_set(err, KV_ELIMIT, "a key or value is over %llu bytes", KS_VALUE_MAX);
+    ks_put(ks, (const char *)row->key, row->klen, (const char *)row->val, row->vlen,
+           row->has_expire ? row->expire_at_ms : KS_NO_TTL);
+    sn->st.loaded_rows++;
+    return 0;
+}
+
+static int load_json_row(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+                         struct kv_err *err)
+{
+    struct pqr_row row = {
+        .key = (const uint8_t *)key, .klen = klen, .val = (const uint8_t *)val, .vlen = vlen};
+    return load_row(ctx, &row, err);
+}
+
+static int load_parquet(struct snap *sn, const char *path, uint64_t *lsn, struct kv_err *err)
+{
+    struct pqr_info info;
+    struct kv_err e;
+    if (pqr_read_file(path, load_row, sn, &info, &e) != 0)
+        return kv_err_set(err, KV_EINVAL, "snapshot %s cannot be loaded: %s", path, e.msg);
+    if (info.panda && info.format_version > PQ_FORMAT_VERSION)
+        return kv_err_set(err, KV_EINVAL,
+                          "snapshot %s has format version %d; this server reads "
+                          "up to %d",
+                          path, info.format_version, PQ_FORMAT_VERSION);
+    *lsn = info.panda ? info.lsn : 0;
+    return 0;
+}
+
+int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
+{
+    sn->ks = ks;
+    ks->now_ms = util_mstime();
+    *lsn = 0;
+    if (unlink(sn->tmp) == 0) log_warn("removed %s left by an interrupted snapshot", sn->tmp);
+    int64_t t0 = util_monotonic_us();
+    if (access(sn->path, F_OK) == 0) {
+        if (load_parquet(sn, sn->path, lsn, err) != 0) return -1;
+        sn->st.loaded_from = "parquet";
+    } else if (access(sn->json, F_OK) == 0) {
+        size_t n;
+        if (jsonsnap_load(sn->json, load_json_row, sn, &n, err) != 0) return -1;
+        sn->st.loaded_from = "json";
+        sn->json_pending = sn->force = 1;
+    } else {
+        return 0;
+    }
+    sn->lsn = *lsn;
+    sn->st.load_ms = (util_monotonic_us() - t0) / 1000;
+    double secs = (double)(util_monotonic_us() - t0) / 1e6;
+    log_info("loaded %llu keys from %s in %lld ms (%.0f keys/s), snapshot LSN %llu",
+             (unsigned long long)sn->st.loaded_rows,
+             strcmp(sn->st.loaded_from, "json") == 0 ? sn->json : sn->path,
+             (long long)sn->st.load_ms, secs > 0 ? (double)sn->st.loaded_rows / secs : 0.0,
+             (unsigned long long)*lsn);
+    return 0;
+}
+
+void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, snap_done_fn *done, void *ctx)
+{
+    sn->ks = ks;
+    sn->wal = wal;
+    sn->done = done;
+    sn->done_ctx = ctx;
+    sn->st.file_bytes = file_size(sn->path);
+}
+
+/* ---- writing ---- */
+
+struct write_ctx {
+    struct pqw *w;
+    struct kv_err *err;
+    uint64_t rows;
+    int failed;
+};
+
+static void write_entry(const struct ks_entry *e, void *arg)
+{
+    struct write_ctx *x = arg;
+    if (x->failed) return;
+    struct ks_view v;
+    ks_view(e, &v);
+    if (pqw_add(x->w, v.key, v.klen, v.val, v.vlen, v.expire_ms, x->err) != 0)
+        x->failed = 1;
+    else
+        x->rows++;
+}
+
+/* Writes the keyspace to the temporary file and fdatasyncs it. */
+static int write_file(struct snap *sn, uint64_t lsn, uint64_t *rows, struct kv_err *err)
+{
+    int fd = open(sn->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return kv_err_sys(err, "cannot create %s", sn->tmp);
+    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 1};
+    struct write_ctx x = {pqw_open(fd, &o, err), err, 0, 0};
+    int rc = -1;
+    if (x.w) {
+        ks_foreach(sn->ks, write_entry, &x);
+        if (x.failed)
+            pqw_abort(x.w);
+        else
+            rc = pqw_finish(x.w, NULL, err);
+    }
+    if (rc == 0 && fdatasync(fd) != 0) rc = kv_err_sys(err, "fdatasync of %s", sn->tmp);
+    close(fd);
+    if (rc != 0) unlink(sn->tmp);
+    *rows = x.rows;
+    return rc;
+}
+
+/* Renames the written file into place and drops the WAL records it covers. */
+static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *err)
+{
+    if (rename(sn->tmp, sn->path) != 0) return kv_err_sys(err, "cannot rename %s", sn->tmp);
+    if (fsync_dir(sn->cfg.dir, err) != 0) return -1;
+    sn->lsn = lsn;
+    sn->st.file_bytes = file_size(sn->path);
+    if (wal_rebase(sn->wal, lsn, off, err) != 0) return -1;
+    if (sn->json_pending) {
+        if (rename(sn->json, sn->json_migrated) != 0 || fsync_dir(sn->cfg.dir, err) != 0)
+            return kv_err_sys(err, "cannot rename %s to %s", sn->json, sn->json_migrated);
+        sn->json_pending = 0;
+        log_info("legacy %s migrated to Parquet; kept as %s", sn->json, sn->json_migrated);
+    }
+    return 0;
+}
+
+static void finish(struct snap *sn, int ok, uint64_t rows, const char *why)
+{
+    int64_t now = util_monotonic_us();
+    sn->st.last_duration_ms = (now - sn->started_us) / 1000;
+    sn->last_end_us = now;
+    sn->st.last_ok = ok;
+    if (ok) {
+        sn->st.count++;
+        sn->st.last_ok_unix = util_mstime() / 1000;
+        sn->st.last_rows = rows;
+        sn->st.last_bytes = sn->st.file_bytes;
+        sn->st.last_lsn = sn->lsn;
+        sn->st.last_error[0] = 0;
+        log_info("snapshot %llu: %llu keys, %llu bytes, LSN %llu, in %lld ms",
+                 (unsigned long long)sn->gen, (unsigned long long)rows,
+                 (unsigned long long)sn->st.file_bytes, (unsigned long long)sn->lsn,
+                 (long long)sn->st.last_duration_ms);
+    } else {
+        sn->st.failures++;
+        snprintf(sn->st.last_error, sizeof(sn->st.last_error), "%s", why);
+        log_error("snapshot %llu failed: %s", (unsigned long long)sn->gen, why);
+    }
+    if (sn->done) sn->done(sn->done_ctx, sn->gen, ok, why);
+}
+
+int snap_import(struct snap *sn, const char *path, struct kv_err *err)
+{
+    uint64_t ignored, lsn, off, rows;
+    int64_t t0 = util_monotonic_us();
+    sn->st.loaded_rows = 0;
+    if (load_parquet(sn, path, &ignored, err) != 0) return -1;
+    log_info("imported %llu keys from %s in %lld ms", (unsigned long long)sn->st.loaded_rows, path,
+             (long long)((util_monotonic_us() - t0) / 1000));
+    if (wal_mark(sn->wal, &lsn, &off) != 0)
+        return kv_err_set(err, KV_ESYS, "the WAL cannot be written; import not saved");
+    sn->gen++;
+    sn->started_us = util_monotonic_us();
+    if (write_file(sn, lsn, &rows, err) != 0 || install(sn, lsn, off, err) != 0) return -1;
+    finish(sn, 1, rows, NULL);
+    return 0;
+}
+
+/* ---- the snapshot child ---- */
+
+static void child_main(struct snap *sn, int errfd)
+{
+    struct kv_err err;
+    uint64_t rows;
+    if (write_file(sn, sn->run_lsn, &rows, &err) != 0) {
+        ssize_t w = write(errfd, err.msg, strlen(err.msg));
+        (void)w;
+        _exit(1);
+    }
+    ssize_t w = write(errfd, &rows, sizeof(rows));
+    _exit(w == (ssize_t)sizeof(rows) ? 0 : 1);
+}
+
+static void on_child(struct ev_loop *loop, int fd, void *data, int mask);
+
+static int start_child(struct snap *sn, struct kv_err *err)
+{
+    kv_assert(sn->pid == 0 && sn->wal);
+    if (wal_mark(sn->wal, &sn->run_lsn, &sn->run_off) != 0)
+        return kv_err_set(err, KV_ESYS, "the WAL cannot be written");
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return kv_err_sys(err, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return kv_err_sys(err, "fork");
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_main(sn, p[1]);
+    }
+    close(p[1]);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0 || ev_add(sn->loop, pidfd, EV_READABLE, on_child, sn, err) != 0) {
+        if (pidfd < 0) kv_err_sys(err, "pidfd_open");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (pidfd >= 0) close(pidfd);
+        close(p[0]);
+        unlink(sn->tmp);
+        return -1;
+    }
+    sn->pid = pid;
+    sn->pidfd = pidfd;
+    sn->errfd = p[0];
+    sn->started_us = util_monotonic_us();
+    sn->gen++;
+    log_info("snapshot %llu started by pid %d (LSN %llu)", (unsigned long long)sn->gen, (int)pid,
+             (unsigned long long)sn->run_lsn);
+    return 0;
+}
+
+/* Starts the next snapshot; a failure answers the requests waiting for it. */
+static void start_or_fail(struct snap *sn)
+{
+    struct kv_err err;
+    if (start_child(sn, &err) == 0) return;
+    sn->gen++;
+    sn->started_us = util_monotonic_us();
+    finish(sn, 0, 0, err.msg);
+}
+
+/* Reaps the child: returns its row count, or -1 with why filled. */
+static int64_t reap_child(struct snap *sn, char *why, size_t n)
+{
+    int status = 0;
+    while (waitpid(sn->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    char msg[SNAP_ERR_MAX];
+    ssize_t got = read(sn->errfd, msg, sizeof(msg) - 1);
+    ev_del(sn->loop, sn->pidfd, EV_READABLE);
+    close(sn->pidfd);
+    close(sn->errfd);
+    sn->pid = 0;
+    sn->pidfd = sn->errfd = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == (ssize_t)sizeof(uint64_t)) {
+        uint64_t rows;
+        memcpy(&rows, msg, sizeof(rows));
+        return (int64_t)rows;
+    }
+    if (WIFSIGNALED(status))
+        snprintf(why, n, "the snapshot process was killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(why, n, "%.*s", got > 0 ? (int)got : 0, msg);
+    if (!why[0]) snprintf(why, n, "the snapshot process failed");
+    unlink(sn->tmp);
+    return -1;
+}
+
+static void on_child(struct ev_loop *loop, int fd, void *data, int mask)
+{
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    struct snap *sn = data;
+    char why[SNAP_ERR_MAX] = "";
+    int64_t rows = reap_child(sn, why, sizeof(why));
+    if (rows >= 0) {
+        struct kv_err err;
+        if (install(sn, sn->run_lsn, sn->run_off, &err) != 0) {
+            snprintf(why, sizeof(why), "%s", err.msg);
+            rows = -1;
+        }
+    }
+    finish(sn, rows >= 0, rows >= 0 ? (uint64_t)rows : 0, why);
+    if (sn->again) {
+        sn->again = 0;
+        start_or_fail(sn);
+    }
+}
+
+/* ---- when ---- */
+
+uint64_t snap_request(struct snap *sn, struct kv_err *err)
+{
+    if (sn->pid) {
+        sn->again = 1;
+        return sn->gen + 1;
+    }
+    return start_child(sn, err) == 0 ? sn->gen : 0;
+}
+
+void snap_cron(struct snap *sn)
+{
+    if (sn->pid || !sn->wal) return;
+    int64_t now = util_monotonic_us();
+    if (sn->last_end_us == 0) sn->last_end_us = now; /* the timeout counts from start-up */
+    uint64_t pending = wal_last_lsn(sn->wal) - sn->lsn;
+    int due =
+        sn->force || (sn->cfg.interval && pending >= sn->cfg.interval) ||
+        (sn->cfg.timeout_s && pending > 0 && now - sn->last_end_us >= sn->cfg.timeout_s * 1000000);
+    if (!due) return;
+    int64_t gap = sn->cfg.min_gap_ms * 1000,
+            paced = SNAP_PACE_FACTOR * sn->st.last_duration_ms * 1000;
+    if (paced > gap) gap = paced;
+    if (!sn->force && now - sn->last_end_us < gap) return;
+    sn->force = 0;
+    struct kv_err err;
+    if (start_child(sn, &err) != 0) {
+        log_error("automatic snapshot not started: %s", err.msg);
+        sn->last_end_us = now; /* retry after the gap */
+    }
+}
+
+int snap_running(const struct snap *sn)
+{
+    return sn->pid != 0;
+}
+
+void snap_get_stats(const struct snap *sn, struct snap_stats *st)
+{
+    *st = sn->st;
+    st->in_progress = sn->pid != 0;
+    st->pending = sn->wal ? wal_last_lsn(sn->wal) - sn->lsn : 0;
+}
+
+const char *snap_codec_name(const struct snap *sn)
+{
+    return pqc_name(sn->cfg.codec);
+}
+
+void snap_free(struct snap *sn)
+{
+    if (!sn) return;
+    if (sn->pid) { /* shutting down: the WAL holds everything, the half-written file goes */
+        kill(sn->pid, SIGKILL);
+        char why[SNAP_ERR_MAX];
+        reap_child(sn, why, sizeof(why));
+        log_info("snapshot %llu abandoned at shutdown", (unsigned long long)sn->gen);
+    }
+    kv_free(sn);
+}
