@@ -28,6 +28,7 @@ void ht_init(struct ht *ht, const struct ht_type *type)
     ht->exp[0] = ht->exp[1] = 0;
     ht->used[0] = ht->used[1] = 0;
     ht->rehash_idx = -1;
+    ht->defer_resize = 0;
 }
 
 void ht_deinit(struct ht *ht)
@@ -130,8 +131,9 @@ static void grow_if_needed(struct ht *ht)
         start_resize(ht, HT_INITIAL_EXP);
         return;
     }
-    if (ht->used[0] >= ((size_t)1 << ht->exp[0]) && ht->exp[0] < HT_MAX_EXP)
-        start_resize(ht, exp_for(ht->used[0] * 2));
+    size_t limit = (size_t)1 << ht->exp[0];
+    if (ht->defer_resize) limit *= HT_DEFER_LOAD;
+    if (ht->used[0] >= limit && ht->exp[0] < HT_MAX_EXP) start_resize(ht, exp_for(ht->used[0] * 2));
 }
 
 void ht_reserve(struct ht *ht, size_t n)
@@ -142,7 +144,7 @@ void ht_reserve(struct ht *ht, size_t n)
 
 int ht_shrink_if_sparse(struct ht *ht)
 {
-    if (rehashing(ht) || !ht->tab[0] || ht->exp[0] <= HT_INITIAL_EXP) return 0;
+    if (rehashing(ht) || ht->defer_resize || !ht->tab[0] || ht->exp[0] <= HT_INITIAL_EXP) return 0;
     size_t size = (size_t)1 << ht->exp[0];
     if (ht->used[0] * 8 >= size) return 0;
     uint8_t e = exp_for(ht->used[0] * 2);

@@ -41,8 +41,14 @@ struct ht {
     struct ht_node **tab[2];
     uint8_t exp[2]; /* tab[i] has 1 << exp[i] buckets when non-NULL */
     size_t used[2];
-    long rehash_idx; /* next bucket of tab[0] to move, or -1 when not rehashing */
+    long rehash_idx;  /* next bucket of tab[0] to move, or -1 when not rehashing */
+    int defer_resize; /* a snapshot child shares the memory: grow only past HT_DEFER_LOAD, never
+                         shrink */
 };
+
+/* While defer_resize is set the table grows only when it holds this many nodes per bucket:
+ * moving nodes dirties pages that a forked snapshot child still shares (copy-on-write). */
+#define HT_DEFER_LOAD 4
 
 struct ht_pos {
     struct ht_node **slot; /* the link that points at the node */
@@ -73,6 +79,16 @@ static inline void ht_prefetch(const struct ht *ht, uint64_t hash)
 {
     for (int t = 0; t <= 1; t++)
         if (ht->tab[t]) __builtin_prefetch(&ht->tab[t][hash & (((size_t)1 << ht->exp[t]) - 1)]);
+}
+/* The second stage, some time after ht_prefetch: hints the CPU to load the first node of those
+ * buckets, which a lookup compares first. */
+static inline void ht_prefetch_chain(const struct ht *ht, uint64_t hash)
+{
+    for (int t = 0; t <= 1; t++) {
+        if (!ht->tab[t]) continue;
+        const struct ht_node *n = ht->tab[t][hash & (((size_t)1 << ht->exp[t]) - 1)];
+        if (n) __builtin_prefetch(n);
+    }
 }
 /* Links node, which must not already be in the table (the caller looked it up). */
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash);

@@ -389,7 +389,9 @@ void ks_flush(struct ks *ks, int async)
     } else {
         ks_free_table(&ks->table);
     }
+    int defer = ks->table.defer_resize; /* a snapshot child may still be running */
     ht_init(&ks->table, &ks_ht_type);
+    ks->table.defer_resize = defer;
     ks->heap_len = 0;
     touched(ks, NULL, 0);
 }

@@ -89,6 +89,11 @@ static inline void ks_prefetch(const struct ks *ks, const char *key, size_t klen
 {
     ht_prefetch(&ks->table, ht_hash_bytes(key, klen));
 }
+/* ks_prefetch's second stage (see ht_prefetch_chain). */
+static inline void ks_prefetch_chain(const struct ks *ks, const char *key, size_t klen)
+{
+    ht_prefetch_chain(&ks->table, ht_hash_bytes(key, klen));
+}
 /* Fills v with the entry's fields. v->val is writable in place (same length only). */
 void ks_view(const struct ks_entry *e, struct ks_view *v);
 

@@ -1558,6 +1558,7 @@ int pqr_read_mem_opts(const void *p, size_t n, const struct pqr_opts *opts, pqr_
     if (rd.info->rows != (uint64_t)rd.num_rows)
         return fail(&rd, "row groups hold %llu rows but FileMetaData.num_rows says %lld",
                     (unsigned long long)rd.info->rows, (long long)rd.num_rows);
+    if (opts && opts->on_start && opts->on_start(ctx, rd.info, err) != 0) return -1;
     return for_each_rowgroup(&rd, decode_rg);
 }
 

@@ -30,8 +30,8 @@
 #define PQR_MAX_FOOTER_BYTES (256u << 20) /* FileMetaData */
 #define PQR_MAX_PAGE_BYTES   (1u << 30)   /* one page, compressed or not */
 #define PQR_MAX_CREATED_BY   128
-#define PQR_MAX_SCHEMA_DEPTH 64          /* nesting of groups in the schema tree */
-#define PQR_MAX_DELTA_BLOCK  (1u << 20)  /* DELTA_BINARY_PACKED values per block */
+#define PQR_MAX_SCHEMA_DEPTH 64           /* nesting of groups in the schema tree */
+#define PQR_MAX_DELTA_BLOCK  (1u << 20)   /* DELTA_BINARY_PACKED values per block */
 #define PQR_MAX_BATCH_BYTES  (256u << 20) /* DELTA_BYTE_ARRAY bytes rebuilt per batch of rows */
 
 struct pqr_row {
@@ -78,6 +78,9 @@ struct pqr_opts {
     const char *value_col;
     const char *expire_col;
     int lenient;
+    /* Called once the footer and every row group's metadata have been checked, before the
+     * first row (info->rows and Panda's metadata are known then); -1 stops the read. */
+    int (*on_start)(void *ctx, const struct pqr_info *info, struct kv_err *err);
 };
 
 int pqr_read_file_opts(const char *path, const struct pqr_opts *opts, pqr_row_fn fn, void *ctx,
