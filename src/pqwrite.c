@@ -139,7 +139,8 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 static int bytes_cmp(const void *a, size_t an, const struct buf *b)
 {
-    int r = memcmp(a, b->data, an < b->len ? an : b->len);
+    size_t n = an < b->len ? an : b->len;
+    int r = n ? memcmp(a, b->data, n) : 0; /* an empty bound may have no storage */
     return r ? r : (an > b->len) - (an < b->len);
 }
 

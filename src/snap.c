@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -275,12 +276,19 @@ static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *e
     if (fsync_dir(sn->cfg.dir, err) != 0) return -1;
     sn->lsn = lsn;
     sn->st.file_bytes = file_size(sn->path);
-    if (wal_rebase(sn->wal, lsn, off, err) != 0) return -1;
+    /* The snapshot is durable from here on; what follows only tidies up, and a failure
+     * leaves files that recover just as well (a longer WAL, a JSON file loaded never again
+     * since the Parquet file exists), so it is logged and retried by the next snapshot. */
+    struct kv_err e;
+    if (wal_rebase(sn->wal, lsn, off, &e) != 0)
+        log_warn("snapshot installed, but the WAL keeps the records it covers: %s", e.msg);
     if (sn->json_pending) {
-        if (rename(sn->json, sn->json_migrated) != 0 || fsync_dir(sn->cfg.dir, err) != 0)
-            return kv_err_sys(err, "cannot rename %s to %s", sn->json, sn->json_migrated);
-        sn->json_pending = 0;
-        log_info("legacy %s migrated to Parquet; kept as %s", sn->json, sn->json_migrated);
+        if (rename(sn->json, sn->json_migrated) == 0 && fsync_dir(sn->cfg.dir, &e) == 0) {
+            sn->json_pending = 0;
+            log_info("legacy %s migrated to Parquet; kept as %s", sn->json, sn->json_migrated);
+        } else {
+            log_warn("cannot rename %s to %s: %s", sn->json, sn->json_migrated, strerror(errno));
+        }
     }
     return 0;
 }
@@ -351,6 +359,7 @@ static int start_child(struct snap *sn, struct kv_err *err)
         return kv_err_set(err, KV_ESYS, "the WAL cannot be written");
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return kv_err_sys(err, "pipe");
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
@@ -358,6 +367,9 @@ static int start_child(struct snap *sn, struct kv_err *err)
         return kv_err_sys(err, "fork");
     }
     if (pid == 0) {
+        /* Die with the parent: an orphan would keep the data dir's lock (inherited) and stop
+         * a restarted server from starting. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
         close(p[0]);
         child_main(sn, p[1]);
     }
