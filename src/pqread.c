@@ -792,6 +792,9 @@ static int check_chunk(struct rd *rd, uint32_t g, const struct rgmeta *m, int k)
     if (c->num_values != m->num_rows)
         return fail(rd, "row group %u, column %s: %lld values but the row group has %lld rows", g,
                     nm, (long long)c->num_values, (long long)m->num_rows);
+    if (c->data_off < 0 || c->dict_off < 0 || c->total < 0)
+        return fail(rd, "row group %u, column %s: negative offset or size in the column metadata",
+                    g, nm);
     if (c->num_values == 0) return 0;
     int64_t s = chunk_start(c), end_ok = (int64_t)(rd->meta - rd->base);
     if (s == 0 || c->total <= 0 || c->total > end_ok || s > end_ok - c->total)

@@ -16,8 +16,17 @@
  * against the bytes that hold it and bounds every allocation by the PQR_MAX_* limits, so a
  * hostile file costs at most an error.
  *
- * Ownership: the row passed to the callback points into the reader's buffers and is valid
- * only during the call. Threads: no shared state; any thread.
+ * Memory: rows are decoded in batches of 1024 per column, one page at a time, so the reader
+ * holds about one decompressed page per column plus the chunk's dictionary, whatever row count
+ * the file declares. Every row group's metadata is validated before the first row reaches the
+ * callback; an error found later in a page still stops the read part-way (the caller discards
+ * what it loaded). Old parquet-mr files whose chunk sizes are too small (PARQUET-816) are read
+ * with Arrow's 100-byte allowance.
+ *
+ * Ownership: the row passed to the callback points into the reader's buffers (or the file's
+ * mapping) and is valid only during the call. Threads: no shared state; any thread.
+ * pqr_read_file maps the file: truncating it while it is read kills the process with SIGBUS,
+ * so read snapshots that nobody writes.
  */
 #ifndef PANDA_PQREAD_H
 #define PANDA_PQREAD_H

@@ -169,8 +169,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-    struct pqr_opts o = {.key_col = a.cols[0], .value_col = a.cols[1], .expire_col = a.cols[2],
-                         .lenient = 1};
+    struct pqr_opts o = {
+        .key_col = a.cols[0], .value_col = a.cols[1], .expire_col = a.cols[2], .lenient = 1};
     struct pqr_info info;
     struct kv_err err = {0};
     int rc = pqr_read_file_opts(a.path, a.have_columns ? &o : NULL, a.dump ? dump_row : NULL,
