@@ -174,6 +174,15 @@ int ht_find(struct ht *ht, const void *key, size_t len, uint64_t hash, struct ht
     return 0;
 }
 
+void ht_insert_fresh(struct ht *ht, struct ht_node *node, uint64_t hash)
+{
+    kv_assert(!rehashing(ht) && ht->tab[0] && ht->used[0] < ((size_t)1 << ht->exp[0]) * 4);
+    struct ht_node **head = &ht->tab[0][hash & mask_of(ht, 0)];
+    if (*head) node->next = *head; /* else it is NULL already: the node's line stays cold */
+    *head = node;
+    ht->used[0]++;
+}
+
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash)
 {
     rehash_steps(ht, 1);

@@ -80,18 +80,11 @@ static inline void ht_prefetch(const struct ht *ht, uint64_t hash)
     for (int t = 0; t <= 1; t++)
         if (ht->tab[t]) __builtin_prefetch(&ht->tab[t][hash & (((size_t)1 << ht->exp[t]) - 1)]);
 }
-/* The second stage, some time after ht_prefetch: hints the CPU to load the first node of those
- * buckets, which a lookup compares first. */
-static inline void ht_prefetch_chain(const struct ht *ht, uint64_t hash)
-{
-    for (int t = 0; t <= 1; t++) {
-        if (!ht->tab[t]) continue;
-        const struct ht_node *n = ht->tab[t][hash & (((size_t)1 << ht->exp[t]) - 1)];
-        if (n) __builtin_prefetch(n);
-    }
-}
 /* Links node, which must not already be in the table (the caller looked it up). */
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash);
+/* Bulk loading into a table sized by ht_reserve (no rehash under way): links a node whose next
+ * is already NULL, writing to it only when its bucket is taken. */
+void ht_insert_fresh(struct ht *ht, struct ht_node *node, uint64_t hash);
 /* Unlinks the node at pos and returns it. */
 struct ht_node *ht_unlink(struct ht *ht, const struct ht_pos *pos);
 /* Puts node in place of the one at pos (same key); returns the old one. */

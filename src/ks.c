@@ -548,3 +548,122 @@ size_t ks_setrange(struct ks *ks, const char *key, size_t klen, size_t offset, c
     touched(ks, key, klen);
     return v.vlen;
 }
+
+/* ---- bulk loading ---- */
+
+void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *val, size_t vlen,
+                 int64_t expire_ms)
+{
+    kv_assert(b->n < UINT32_MAX);
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 1024;
+        b->e = kv_realloc(b->e, b->cap * sizeof(*b->e));
+        b->hash = kv_realloc(b->hash, b->cap * sizeof(*b->hash));
+    }
+    struct ks_entry *e = ks_entry_new(key, klen, vlen, expire_ms);
+    struct ks_view v;
+    ks_view(e, &v);
+    if (vlen) memcpy(v.val, val, vlen);
+    if (expire_ms >= 0) {
+        if (b->nttl == b->ttl_cap) {
+            b->ttl_cap = b->ttl_cap ? b->ttl_cap * 2 : 256;
+            b->ttl = kv_realloc(b->ttl, b->ttl_cap * sizeof(*b->ttl));
+        }
+        b->ttl[b->nttl++] = (uint32_t)b->n;
+    }
+    b->e[b->n] = e;
+    b->hash[b->n++] = ht_hash_bytes(key, klen);
+}
+
+static int same_key(const struct ks_entry *a, const struct ks_entry *b)
+{
+    struct ks_view va, vb;
+    ks_view(a, &va);
+    ks_view(b, &vb);
+    return va.klen == vb.klen && memcmp(va.key, vb.key, va.klen) == 0;
+}
+
+/* Drops earlier copies of keys added twice within rows idx[0..n) (all in one bucket range,
+ * in the order they were added), using set (cap slots, a power of two) as scratch. */
+static size_t drop_duplicates(struct ks_bulk *b, const uint32_t *idx, size_t n, uint32_t *set,
+                              size_t cap)
+{
+    size_t dropped = 0;
+    memset(set, 0, cap * sizeof(*set));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = idx[i];
+        size_t s = (size_t)(b->hash[r] >> 32) & (cap - 1);
+        for (; set[s]; s = (s + 1) & (cap - 1)) {
+            uint32_t q = set[s] - 1;
+            if (b->hash[q] == b->hash[r] && same_key(b->e[q], b->e[r])) {
+                kv_free(b->e[q]);
+                b->e[q] = NULL;
+                dropped++;
+                break;
+            }
+        }
+        set[s] = r + 1;
+    }
+    return dropped;
+}
+
+static void bulk_free(struct ks_bulk *b)
+{
+    kv_free(b->e);
+    kv_free(b->hash);
+    kv_free(b->ttl);
+    memset(b, 0, sizeof(*b));
+}
+
+size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
+{
+    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && b->n < UINT32_MAX);
+    ht_reserve(&ks->table, b->n);
+    if (b->n == 0) {
+        bulk_free(b);
+        return 0;
+    }
+    /* Counting sort of the rows by bucket range; stable, so duplicates keep their order. */
+    int shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0;
+    size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1] = {0};
+    for (size_t i = 0; i < b->n; i++)
+        start[((b->hash[i] & mask) >> shift) + 1]++;
+    size_t biggest = 0;
+    for (int p = 0; p < KS_BULK_PARTS; p++) {
+        if (start[p + 1] > biggest) biggest = start[p + 1];
+        start[p + 1] += start[p];
+    }
+    uint32_t *idx = kv_malloc(b->n * sizeof(*idx));
+    size_t fill[KS_BULK_PARTS];
+    memcpy(fill, start, sizeof(fill));
+    for (size_t i = 0; i < b->n; i++)
+        idx[fill[(b->hash[i] & mask) >> shift]++] = (uint32_t)i;
+    size_t cap = 16;
+    while (cap < biggest * 2)
+        cap *= 2;
+    uint32_t *set = kv_malloc(cap * sizeof(*set));
+    size_t dropped = 0;
+    for (int p = 0; p < KS_BULK_PARTS; p++) {
+        size_t lo = start[p], n = start[p + 1] - lo;
+        dropped += drop_duplicates(b, idx + lo, n, set, cap);
+        for (size_t i = lo; i < lo + n; i++) {
+            struct ks_entry *e = b->e[idx[i]];
+            if (!e) continue;
+            ht_insert_fresh(&ks->table, &e->node, b->hash[idx[i]]);
+        }
+    }
+    for (size_t i = 0; i < b->nttl; i++) /* the entry lines are touched only for TTL keys */
+        if (b->e[b->ttl[i]]) heap_add(ks, b->e[b->ttl[i]]);
+    ks->dirty += b->n - dropped;
+    kv_free(set);
+    kv_free(idx);
+    bulk_free(b);
+    return dropped;
+}
+
+void ks_bulk_abort(struct ks_bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        kv_free(b->e[i]);
+    bulk_free(b);
+}

@@ -89,11 +89,6 @@ static inline void ks_prefetch(const struct ks *ks, const char *key, size_t klen
 {
     ht_prefetch(&ks->table, ht_hash_bytes(key, klen));
 }
-/* ks_prefetch's second stage (see ht_prefetch_chain). */
-static inline void ks_prefetch_chain(const struct ks *ks, const char *key, size_t klen)
-{
-    ht_prefetch_chain(&ks->table, ht_hash_bytes(key, klen));
-}
 /* Fills v with the entry's fields. v->val is writable in place (same length only). */
 void ks_view(const struct ks_entry *e, struct ks_view *v);
 
@@ -141,6 +136,27 @@ typedef void ks_visit_cb(const struct ks_entry *e, void *ctx);
 unsigned long ks_scan(struct ks *ks, unsigned long cursor, ks_visit_cb *cb, void *ctx);
 /* Visits every live entry; the callback must not modify the keyspace. */
 void ks_foreach(struct ks *ks, ks_visit_cb *cb, void *ctx);
+
+/* Bulk loading (start-up from a snapshot), about 4x faster than ks_put per key on a large
+ * keyspace: entries are built as rows arrive; ks_bulk_finish sizes the table once and links
+ * the entries bucket range by bucket range (KS_BULK_PARTS ranges, each small enough to stay in
+ * cache) instead of at random. A key added twice keeps its last value, as with ks_put. The
+ * keyspace must be empty and have no hooks; the caller owns b until finish or abort. */
+#define KS_BULK_PARTS 256
+
+struct ks_bulk {
+    struct ks_entry **e;
+    uint64_t *hash;
+    size_t n, cap;
+    uint32_t *ttl; /* rows with an expiry, for the heap */
+    size_t nttl, ttl_cap;
+};
+
+void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *val, size_t vlen,
+                 int64_t expire_ms);
+/* Links everything into ks and frees b's arrays; returns the duplicates dropped. */
+size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b);
+void ks_bulk_abort(struct ks_bulk *b); /* frees the entries too */
 
 /* Background maintenance for a timer: rehash for up to us microseconds, shrink if sparse. */
 void ks_maintain(struct ks *ks, int64_t us);

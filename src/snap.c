@@ -85,72 +85,38 @@ static uint64_t file_size(const char *path)
 
 /* ---- loading ---- */
 
-/* Loading inserts each row SNAP_LOAD_AHEAD rows after reading it, having prefetched its hash
- * bucket at once and the bucket's first node halfway: on a large keyspace those loads are
- * cache misses that would otherwise dominate. Rows are copied into the ring because the
- * reader's bytes do not outlive the call. */
-#define SNAP_LOAD_AHEAD 16
-
-struct load_slot {
-    char *buf; /* key then value */
-    size_t cap, klen, vlen;
-    int64_t expire;
-};
-
+/* Rows go into a bulk load when the keyspace starts empty (start-up), else through ks_put
+ * (--import into loaded data, where a file's key may replace a live one). */
 struct loader {
     struct snap *sn;
-    struct load_slot ring[SNAP_LOAD_AHEAD];
-    size_t n; /* rows taken */
+    int bulk;
+    struct ks_bulk b;
 };
-
-static void insert_slot(struct loader *ld, const struct load_slot *sl)
-{
-    ks_put(ld->sn->ks, sl->buf, sl->klen, sl->buf + sl->klen, sl->vlen, sl->expire);
-    ld->sn->st.loaded_rows++;
-}
 
 static int take_row(struct loader *ld, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, struct kv_err *err)
 {
     if (klen > KS_VALUE_MAX || vlen > KS_VALUE_MAX)
         return kv_err_set(err, KV_ELIMIT, "a key or value is over %llu bytes", KS_VALUE_MAX);
-    struct load_slot *sl = &ld->ring[ld->n++ % SNAP_LOAD_AHEAD];
-    if (ld->n > SNAP_LOAD_AHEAD) insert_slot(ld, sl);
-    if (sl->cap < klen + vlen) {
-        sl->cap = klen + vlen;
-        sl->buf = kv_realloc(sl->buf, sl->cap);
-    }
-    memcpy(sl->buf, key, klen);
-    memcpy(sl->buf + klen, val, vlen);
-    sl->klen = klen;
-    sl->vlen = vlen;
-    sl->expire = expire;
-    ks_prefetch(ld->sn->ks, sl->buf, klen);
-    if (ld->n > SNAP_LOAD_AHEAD / 2) {
-        const struct load_slot *mid =
-            &ld->ring[(ld->n - SNAP_LOAD_AHEAD / 2 - 1) % SNAP_LOAD_AHEAD];
-        ks_prefetch_chain(ld->sn->ks, mid->buf, mid->klen);
-    }
+    if (ld->bulk)
+        ks_bulk_add(&ld->b, key, klen, val, vlen, expire);
+    else
+        ks_put(ld->sn->ks, key, klen, val, vlen, expire);
+    ld->sn->st.loaded_rows++;
     return 0;
 }
 
-/* Inserts what the ring still holds, oldest first, and frees it. */
-static void loader_finish(struct loader *ld, int insert)
+/* Links a bulk load in (ok) or drops it. */
+static void loader_finish(struct loader *ld, int ok)
 {
-    size_t first = ld->n > SNAP_LOAD_AHEAD ? ld->n - SNAP_LOAD_AHEAD : 0;
-    for (size_t i = first; insert && i < ld->n; i++)
-        insert_slot(ld, &ld->ring[i % SNAP_LOAD_AHEAD]);
-    for (size_t i = 0; i < SNAP_LOAD_AHEAD; i++)
-        kv_free(ld->ring[i].buf);
-}
-
-/* Sizes the table for the file's rows, so loading never rehashes. */
-static int load_start(void *ctx, const struct pqr_info *info, struct kv_err *err)
-{
-    (void)err;
-    struct loader *ld = ctx;
-    ht_reserve(&ld->sn->ks->table, ks_size(ld->sn->ks) + info->rows);
-    return 0;
+    if (!ld->bulk) return;
+    if (!ok) {
+        ks_bulk_abort(&ld->b);
+        return;
+    }
+    size_t dups = ks_bulk_finish(ld->sn->ks, &ld->b);
+    ld->sn->st.loaded_rows -= dups;
+    if (dups) log_info("%zu keys appeared more than once; the last row of each was kept", dups);
 }
 
 static int load_row(void *ctx, const struct pqr_row *row, struct kv_err *err)
@@ -167,20 +133,27 @@ static int load_json_row(void *ctx, const char *key, size_t klen, const char *va
     return take_row(ctx, key, klen, val, vlen, KS_NO_TTL, err);
 }
 
-static int load_parquet(struct snap *sn, const char *path, uint64_t *lsn, struct kv_err *err)
+/* Checks the format version before the first row. */
+static int load_start(void *ctx, const struct pqr_info *info, struct kv_err *err)
+{
+    (void)ctx;
+    if (info->panda && info->format_version > PQ_FORMAT_VERSION)
+        return kv_err_set(err, KV_EINVAL, "Panda format version %d; this server reads up to %d",
+                          info->format_version, PQ_FORMAT_VERSION);
+    return 0;
+}
+
+/* what: "snapshot" or "import file", for the messages. */
+static int load_parquet(struct snap *sn, const char *what, const char *path, uint64_t *lsn,
+                        struct kv_err *err)
 {
     struct pqr_info info;
     struct kv_err e;
-    struct loader ld = {.sn = sn};
+    struct loader ld = {.sn = sn, .bulk = ks_size(sn->ks) == 0};
     struct pqr_opts o = {.on_start = load_start};
     int rc = pqr_read_file_opts(path, &o, load_row, &ld, &info, &e);
     loader_finish(&ld, rc == 0);
-    if (rc != 0) return kv_err_set(err, KV_EINVAL, "snapshot %s cannot be loaded: %s", path, e.msg);
-    if (info.panda && info.format_version > PQ_FORMAT_VERSION)
-        return kv_err_set(err, KV_EINVAL,
-                          "snapshot %s has format version %d; this server reads "
-                          "up to %d",
-                          path, info.format_version, PQ_FORMAT_VERSION);
+    if (rc != 0) return kv_err_set(err, KV_EINVAL, "%s %s cannot be loaded: %s", what, path, e.msg);
     *lsn = info.panda ? info.lsn : 0;
     return 0;
 }
@@ -193,11 +166,11 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
     if (unlink(sn->tmp) == 0) log_warn("removed %s left by an interrupted snapshot", sn->tmp);
     int64_t t0 = util_monotonic_us();
     if (access(sn->path, F_OK) == 0) {
-        if (load_parquet(sn, sn->path, lsn, err) != 0) return -1;
+        if (load_parquet(sn, "snapshot", sn->path, lsn, err) != 0) return -1;
         sn->st.loaded_from = "parquet";
     } else if (access(sn->json, F_OK) == 0) {
         size_t n;
-        struct loader ld = {.sn = sn};
+        struct loader ld = {.sn = sn, .bulk = 1};
         int rc = jsonsnap_load(sn->json, load_json_row, &ld, &n, err);
         loader_finish(&ld, rc == 0);
         if (rc != 0) return -1;
@@ -323,7 +296,7 @@ int snap_import(struct snap *sn, const char *path, struct kv_err *err)
     uint64_t ignored, lsn, off, rows;
     int64_t t0 = util_monotonic_us();
     sn->st.loaded_rows = 0;
-    if (load_parquet(sn, path, &ignored, err) != 0) return -1;
+    if (load_parquet(sn, "import file", path, &ignored, err) != 0) return -1;
     log_info("imported %llu keys from %s in %lld ms", (unsigned long long)sn->st.loaded_rows, path,
              (long long)((util_monotonic_us() - t0) / 1000));
     if (wal_mark(sn->wal, &lsn, &off) != 0)

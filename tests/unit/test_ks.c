@@ -1,4 +1,5 @@
 /* Unit tests of the keyspace (src/ks.c): values, expiry heap, in-place changes. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ks.h"
@@ -20,6 +21,44 @@ static void on_touch(void *ctx, const char *k, size_t n)
     (void)k;
     (void)n;
     touches++;
+}
+
+/* Bulk loading: many keys, some twice (the last row wins), TTLs in the heap, an empty load. */
+static void test_bulk(void)
+{
+    struct ks ks;
+    ks_init(&ks);
+    ks.now_ms = 1000;
+    struct ks_bulk b = {0};
+    char key[32], val[32];
+    for (int i = 0; i < 20000; i++) {
+        int k = i < 15000 ? i : i - 15000; /* keys 0..4999 come twice */
+        int klen = snprintf(key, sizeof(key), "key:%d", k);
+        int vlen = snprintf(val, sizeof(val), "v%d", i);
+        ks_bulk_add(&b, key, (size_t)klen, val, (size_t)vlen, k % 10 == 0 ? 5000 + k : KS_NO_TTL);
+    }
+    size_t dups = ks_bulk_finish(&ks, &b);
+    ok(dups == 5000 && ks_size(&ks) == 15000 && ks_check(&ks), "bulk: %zu duplicates, %zu keys",
+       dups, ks_size(&ks));
+    ok(val_is(&ks, "key:0", "v15000", 6) && val_is(&ks, "key:4999", "v19999", 6) &&
+           val_is(&ks, "key:5000", "v5000", 5),
+       "bulk: the last row of a repeated key wins");
+    ok(ks_expires(&ks) == 1500, "bulk: TTL keys are in the expiry heap (%zu)", ks_expires(&ks));
+    ks.now_ms = 5100;
+    ok(ks_expire_cycle(&ks, 10000) == 11 && ks_check(&ks), "bulk: they expire in order");
+    ks_deinit(&ks);
+
+    ks_init(&ks);
+    struct ks_bulk empty = {0};
+    ok(ks_bulk_finish(&ks, &empty) == 0 && ks_size(&ks) == 0 && ks_check(&ks), "bulk: empty");
+    ks_put(&ks, "after", 5, "x", 1, KS_NO_TTL);
+    ok(val_is(&ks, "after", "x", 1), "bulk: the table works afterwards");
+    ks_deinit(&ks);
+
+    struct ks_bulk dropped = {0};
+    ks_bulk_add(&dropped, "k", 1, "v", 1, 1234);
+    ks_bulk_abort(&dropped);
+    ok(dropped.n == 0 && dropped.e == NULL, "bulk: abort frees the entries");
 }
 
 int main(void)
@@ -79,5 +118,6 @@ int main(void)
     ks_flush(&ks, 0);
     ok(ks_size(&ks) == 0 && ks_expires(&ks) == 0 && ks_check(&ks), "flush");
     ks_deinit(&ks);
+    test_bulk();
     return done();
 }
