@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -343,6 +344,9 @@ static int start_child(struct snap *sn, struct kv_err *err)
         /* Die with the parent: an orphan would keep the data dir's lock (inherited) and stop
          * a restarted server from starting. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
+        /* Lowest priority (its compression thread inherits it): on a busy machine the
+         * snapshot yields the CPU to the server instead of adding to its latency. */
+        (void)setpriority(PRIO_PROCESS, 0, SNAP_NICE);
         close(p[0]);
         child_main(sn, p[1]);
     }

@@ -580,7 +580,8 @@ static int copy_tail(struct wal *w, const char *tmp, uint64_t off, struct kv_err
 {
     int in = open(w->path, O_RDONLY | O_CLOEXEC);
     if (in < 0) return kv_err_sys(err, "cannot open %s", w->path);
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    /* Not O_APPEND yet: copy_file_range refuses an O_APPEND destination (EBADF). */
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         close(in);
         return kv_err_sys(err, "cannot create %s", tmp);
@@ -599,7 +600,7 @@ static int copy_tail(struct wal *w, const char *tmp, uint64_t off, struct kv_err
         else
             left -= (size_t)n;
     }
-    if (rc == 0 && fdatasync(out) != 0) rc = -1;
+    if (rc == 0 && (fdatasync(out) != 0 || fcntl(out, F_SETFL, O_APPEND) != 0)) rc = -1;
     if (rc != 0) kv_err_sys(err, "cannot write %s", tmp);
     close(in);
     if (rc != 0) {
