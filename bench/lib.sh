@@ -236,15 +236,16 @@ vmrss_kb() {
 
 # ---------------------------------------------------------------- measuring
 
-# run_rb NAME TEST PIPELINE REQUESTS
+# run_rb NAME TEST PIPELINE REQUESTS [EXTRA redis-benchmark ARGS...]
 # One redis-benchmark run of a single test (-t TEST, e.g. set, get, incr, mset).
 # Prints "NAME_IN_CSV<TAB>rps<TAB>p50_ms<TAB>p99_ms"; returns 1 on failure and
 # appends a one-line reason to $BENCH_TMP/rb-failures-NAME (see rb_failures).
 run_rb() {
     local name=$1 test=$2 pipe=$3 n=$4 out rc=0 err why
+    shift 4
     err="$BENCH_TMP/rb-$name-$test-$pipe.err"
     out=$(timeout "$BENCH_RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${SRV_PORT[$name]}" \
-        -c "$BENCH_CLIENTS" -n "$n" -r "$BENCH_KEYSPACE" -P "$pipe" -t "$test" --csv \
+        -c "$BENCH_CLIENTS" -n "$n" -r "$BENCH_KEYSPACE" -P "$pipe" -t "$test" --csv "$@" \
         2>"$err") || rc=$?
     if [ "$rc" -eq 0 ]; then
         # CSV: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",

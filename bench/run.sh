@@ -6,7 +6,7 @@
 # here is asserted by any test.
 #
 # Sections run in the order given by BENCH_SECTIONS (default
-# "throughput memory durable replay"). To add one, define a function section_NAME below and
+# "throughput memory durable replay snapshot"). To add one, define a function section_NAME below and
 # add NAME to the default list.
 # shellcheck disable=SC2119 # start_panda/start_redis take optional extra server args
 set -euo pipefail
@@ -28,8 +28,10 @@ esac
 
 if [ "${BENCH_QUICK:-0}" = "1" ]; then
     q_rounds=1 q_p1=5000 q_p16=20000 q_mem=50000 q_dp1=2000 q_dp16=10000 q_replay=100000
+    q_snap=50000 q_snapreq=10000
 else
     q_rounds=5 q_p1=200000 q_p16=1000000 q_mem=1000000 q_dp1=100000 q_dp16=500000 q_replay=2000000
+    q_snap=1000000 q_snapreq=200000
 fi
 BENCH_ROUNDS=${BENCH_ROUNDS:-$q_rounds}
 BENCH_REQUESTS_P1=${BENCH_REQUESTS_P1:-$q_p1}
@@ -40,7 +42,10 @@ BENCH_DURABLE_REQUESTS_P16=${BENCH_DURABLE_REQUESTS_P16:-$q_dp16}
 BENCH_DURABLE_RUN_TIMEOUT=${BENCH_DURABLE_RUN_TIMEOUT:-900}
 BENCH_REPLAY_KEYS=${BENCH_REPLAY_KEYS:-$q_replay}
 BENCH_REPLAY_TIMEOUT=${BENCH_REPLAY_TIMEOUT:-600}
-BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay}
+BENCH_SNAPSHOT_KEYS=${BENCH_SNAPSHOT_KEYS:-$q_snap}
+BENCH_SNAPSHOT_REQUESTS=${BENCH_SNAPSHOT_REQUESTS:-$q_snapreq}
+BENCH_SNAPSHOT_TIMEOUT=${BENCH_SNAPSHOT_TIMEOUT:-600}
+BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot}
 BENCH_CLIENTS=50
 BENCH_KEYSPACE=100000
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
@@ -49,7 +54,8 @@ BENCH_PIPELINES="1 16"
 
 for v in BENCH_ROUNDS BENCH_REQUESTS_P1 BENCH_REQUESTS_P16 BENCH_MEM_KEYS BENCH_RUN_TIMEOUT \
     BENCH_DURABLE_REQUESTS_P1 BENCH_DURABLE_REQUESTS_P16 BENCH_DURABLE_RUN_TIMEOUT \
-    BENCH_REPLAY_KEYS BENCH_REPLAY_TIMEOUT; do
+    BENCH_REPLAY_KEYS BENCH_REPLAY_TIMEOUT BENCH_SNAPSHOT_KEYS BENCH_SNAPSHOT_REQUESTS \
+    BENCH_SNAPSHOT_TIMEOUT; do
     case ${!v} in
     '' | *[!0-9]* | 0) die "$v must be a positive integer (got '${!v}')" ;;
     esac
@@ -58,6 +64,12 @@ done
 for tool in redis-server redis-benchmark redis-cli awk timeout; do
     command -v "$tool" >/dev/null || die "$tool not found in PATH"
 done
+# python3 runs bench/snapshot_tool.py (snapshot section only: data generator, ready poller, snapshot loop)
+BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
+[ -x "$BENCH_PYTHON" ] || BENCH_PYTHON=$(command -v python3 || printf '%s' "$BENCH_PYTHON")
+case " $BENCH_SECTIONS " in
+*" snapshot "*) [ -x "$BENCH_PYTHON" ] || die "python3 not found (needed by the snapshot section; set BENCH_PYTHON)" ;;
+esac
 [ -x "$PANDA_BIN" ] || die "panda-server not found or not executable: $PANDA_BIN (build it with make, or set PANDA_SERVER)"
 
 OUT_DIR="$BENCH_DIR/out"
@@ -665,6 +677,434 @@ section_replay() {
             emit "**WARNING: $kind: ${rp_warn[$kind]}**"
             emit ""
         fi
+    done
+}
+
+# ---------------------------------------------------------------- snapshot
+
+# sn_tool ARGS...: bench/snapshot_tool.py (gen / ready / loop, see its docstring).
+sn_tool() { "$BENCH_PYTHON" "$BENCH_DIR/snapshot_tool.py" "$@"; }
+
+# verdict_max RATIO LIMIT: "met" when RATIO <= LIMIT, "NOT met", or "n/a".
+verdict_max() {
+    if [ "$1" = "n/a" ] || [ -z "$1" ]; then
+        printf 'n/a\n'
+    else
+        awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 <= t + 0) ? "met" : "NOT met" }'
+    fi
+}
+
+# _sn_timed NAME CMD: run `redis-cli CMD` against NAME (SNAPSHOT or SAVE, which
+# reply +OK once the file is written) and set SN_MS to its wall time in ms
+# (redis-cli start to exit). Returns 1 with BENCH_LAST_ERROR set unless the
+# reply is OK.
+_sn_timed() {
+    local name=$1 cmd=$2 t0 t1 out
+    SN_MS=""
+    t0=$(now_us)
+    out=$(timeout "$BENCH_SNAPSHOT_TIMEOUT" redis-cli -h 127.0.0.1 -p "${SRV_PORT[$name]}" "$cmd" 2>&1) || true
+    t1=$(now_us)
+    if [ "$out" != OK ]; then
+        BENCH_LAST_ERROR="$cmd replied '$(printf '%s' "$out" | tr -s '\r\n' '  ' | tail -c 200)'"
+        return 1
+    fi
+    SN_MS=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f\n", (a - b) / 1000 }')
+}
+
+# _sn_shutdown NAME [SHUTDOWN ARGS...]: stop NAME with the SHUTDOWN command
+# and wait (<= BENCH_SNAPSHOT_TIMEOUT s, then SIGTERM/SIGKILL) until the process
+# has exited; its exit status is left in _LAST_EXIT.
+_sn_shutdown() {
+    local name=$1 pid=${SRV_PID[$1]:-} deadline rc=0
+    shift
+    [ -n "$pid" ] || return 0
+    rcli "$name" SHUTDOWN "$@" >/dev/null 2>&1 || true
+    deadline=$((SECONDS + BENCH_SNAPSHOT_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.02
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        bench_log "$name (pid $pid) still running ${BENCH_SNAPSHOT_TIMEOUT}s after SHUTDOWN"
+        _kill_pid "$pid"
+    else
+        wait "$pid" 2>/dev/null || rc=$?
+        _LAST_EXIT=$rc
+    fi
+    bench_log "$name shut down (pid $pid, exit status $_LAST_EXIT)"
+    unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]" "SRV_DIR[$name]"
+}
+
+# _sn_launch NAME KIND DIR [ARGS...]: start a KIND server on its existing data
+# DIR and time it: SN_READY_MS = ms from launching the process until it answers
+# PING with +PONG *and* DBSIZE with $BENCH_SNAPSHOT_KEYS. The poller
+# (snapshot_tool.py ready, one socket, every 1 ms) is running before the
+# server is launched. Registers the server in SRV_* like try_start. Returns 1
+# with BENCH_LAST_ERROR set on failure.
+_sn_launch() {
+    local name=$1 kind=$2 dir=$3 port log pid poller t0 ready rc=0
+    local go="$BENCH_TMP/sn-ready.go" pidf="$BENCH_TMP/sn-ready.pid"
+    local out="$BENCH_TMP/sn-ready.out" errf="$BENCH_TMP/sn-ready.err"
+    shift 3
+    SN_READY_MS=""
+    rm -f "$go" "$pidf" "$pidf.tmp"
+    port=$(free_port) || die "no free TCP port found"
+    log="$BENCH_TMP/$name-$port.log"
+    _CMD=()
+    "_${kind}_cmd" "$port" "$dir" "$@"
+    sn_tool ready "$port" "$BENCH_SNAPSHOT_KEYS" "$BENCH_SNAPSHOT_TIMEOUT" "$go" "$pidf" >"$out" 2>"$errf" &
+    poller=$!
+    for _ in $(seq 1 2000); do
+        [ ! -e "$go" ] || break
+        sleep 0.005
+    done
+    t0=$(now_us)
+    "${_CMD[@]}" >"$log" 2>&1 </dev/null &
+    pid=$!
+    printf '%s\n' "$pid" >"$pidf.tmp" && mv "$pidf.tmp" "$pidf"
+    SRV_PID[$name]=$pid
+    SRV_PORT[$name]=$port
+    SRV_LOG[$name]=$log
+    SRV_DIR[$name]=$dir
+    wait "$poller" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        BENCH_LAST_ERROR="$name not ready (poller status $rc): $(tr -s '\r\n' '  ' <"$errf" | tail -c 300)"
+        bench_log "$BENCH_LAST_ERROR; log tail:"
+        tail -n 20 "$log" >&2 || true
+        if ! server_alive "$name"; then
+            wait "$pid" 2>/dev/null || true
+            unset "SRV_PID[$name]" "SRV_PORT[$name]" "SRV_LOG[$name]" "SRV_DIR[$name]"
+        fi
+        return 1
+    fi
+    ready=$(head -n 1 "$out")
+    SN_READY_MS=$(awk -v a="$ready" -v b="$t0" 'BEGIN { printf "%.1f\n", (a - b) / 1000 }')
+    bench_log "$name restarted: pid $pid port $port, all keys loaded after $SN_READY_MS ms"
+}
+
+# _sn_latency KIND TEST MODE: one redis-benchmark run (-P 1, -d 32, keys
+# key:%012d over the loaded key space) against KIND; MODE idle, or busy =
+# while snapshot_tool.py loop takes snapshots back to back (panda: SNAPSHOT,
+# redis: BGSAVE). Appends to the caller's vals[] / sn_loops[] / sn_warn[].
+_sn_latency() {
+    local kind=$1 test=$2 mode=$3 row csvname rps p50 p99 loop="" ok err secs first
+    local stop="$BENCH_TMP/sn-loop.stop" start="$BENCH_TMP/sn-loop.start" res="$BENCH_TMP/sn-loop.out"
+    local key="$kind/$test/$mode"
+    if [ "$mode" = busy ]; then
+        rm -f "$stop" "$start" "$res"
+        if [ "$kind" = panda ]; then
+            sn_tool loop "${SRV_PORT[$kind]}" snapshot "$stop" "$start" "$res" &
+        else
+            sn_tool loop "${SRV_PORT[$kind]}" bgsave "$stop" "$start" "$res" &
+        fi
+        loop=$!
+        for _ in $(seq 1 2000); do
+            [ ! -e "$start" ] || break
+            sleep 0.005
+        done
+        sleep 0.05 # let the first snapshot's fork happen before the clients connect
+    fi
+    bench_log "round ${round:-?}/$BENCH_ROUNDS: $kind $test -P 1 -n $BENCH_SNAPSHOT_REQUESTS ($mode)"
+    if row=$(run_rb "$kind" "$test" 1 "$BENCH_SNAPSHOT_REQUESTS" -d 32); then
+        IFS=$'\t' read -r csvname rps p50 p99 <<<"$row"
+        vals[$key/rps]+="$rps "
+        vals[$key/p99]+="$p99 "
+        bench_log "  -> $rps ops/s, p50 $p50 ms, p99 $p99 ms"
+    fi
+    if [ -n "$loop" ]; then
+        : >"$stop"
+        wait "$loop" 2>/dev/null || true
+        if read -r ok err secs first <"$res" 2>/dev/null; then
+            sn_loops[$key/ok]=$((${sn_loops[$key/ok]:-0} + ok))
+            sn_loops[$key/err]=$((${sn_loops[$key/err]:-0} + err))
+            sn_loops[$key/runs]=$((${sn_loops[$key/runs]:-0} + 1))
+            if [ "$err" -gt 0 ] && [ -z "${sn_loops[$key/first]:-}" ]; then sn_loops[$key/first]=$first; fi
+            bench_log "  snapshots during the run: $ok completed, $err failed (loop ${secs}s)"
+        else
+            sn_warn[$kind]+="${sn_warn[$kind]:+; }the snapshot loop wrote no result during a $test run"
+        fi
+    fi
+}
+
+# Parquet snapshot vs redis SAVE of the same $BENCH_SNAPSHOT_KEYS keys: time,
+# file size, start-up from the file, and GET/SET p99 while snapshots run.
+section_snapshot() {
+    local BENCH_READY_TIMEOUT=$BENCH_SNAPSHOT_TIMEOUT
+    local BENCH_KEYSPACE=$BENCH_SNAPSHOT_KEYS # redis-benchmark -r: key:000000000000 .. N-1, the loaded keys
+    local stream="$BENCH_TMP/snap-set.resp" kind round test mode got bytes secs line n=$BENCH_SNAPSHOT_KEYS
+    local -A sn_fail=() sn_warn=() sn_dir=() sn_bytes=() sn_shut=() vals=() med=() sn_loops=()
+    local pargs=(--fsync everysec --snapshot-interval 0 --snapshot-timeout 0) args=()
+    local SN_MS SN_READY_MS
+
+    bench_log "generating RESP stream of $n SETs (key:%012d, 32 hex chars, seed 1)"
+    sn_tool gen "$stream" "$n" 1 || die "snapshot_tool.py gen failed"
+    for kind in panda redis; do
+        if [ "$kind" = panda ]; then args=("${pargs[@]}"); else args=(); fi
+        if ! try_start "$kind" "$kind" "" ${args[@]+"${args[@]}"}; then
+            sn_fail[$kind]="did not start: $BENCH_LAST_ERROR"
+            continue
+        fi
+        sn_dir[$kind]=${SRV_DIR[$kind]}
+        bench_log "$kind: loading $n keys"
+        if ! pipe_load "$kind" "$stream" || ! wait_dbsize "$kind" "$n" 600; then
+            sn_fail[$kind]="load failed: $BENCH_LAST_ERROR"
+            stop_server "$kind"
+        fi
+    done
+    rm -f "$stream"
+
+    # 1. Snapshot time and file size, panda and redis alternating.
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        for kind in panda redis; do
+            [ -z "${sn_fail[$kind]:-}" ] || continue
+            if [ "$kind" = panda ]; then
+                _sn_timed panda SNAPSHOT || { sn_fail[panda]="SNAPSHOT failed: $BENCH_LAST_ERROR"; continue; }
+                vals[panda/snap]+="$SN_MS "
+                secs=$(info_field panda persistence snapshot_last_duration_ms || true)
+                [ -z "$secs" ] || vals[panda/snapsrv]+="$secs "
+                got=$(info_field panda persistence snapshot_last_rows || true)
+                if [ "$got" != "$n" ]; then
+                    sn_warn[panda]+="${sn_warn[panda]:+; }snapshot_last_rows is '$got', expected $n"
+                fi
+                sn_bytes[panda]=$(path_bytes "${sn_dir[panda]}/kv_database.parquet")
+                got=$(info_field panda persistence snapshot_last_bytes || true)
+                if [ "$got" != "${sn_bytes[panda]}" ]; then
+                    sn_warn[panda]+="${sn_warn[panda]:+; }snapshot_last_bytes '$got' differs from the file size ${sn_bytes[panda]}"
+                fi
+                bench_log "round $round/$BENCH_ROUNDS: panda SNAPSHOT $SN_MS ms (server: ${secs:-?} ms), ${sn_bytes[panda]} bytes"
+            else
+                _sn_timed redis SAVE || { sn_fail[redis]="SAVE failed: $BENCH_LAST_ERROR"; continue; }
+                vals[redis/snap]+="$SN_MS "
+                sn_bytes[redis]=$(path_bytes "${sn_dir[redis]}/dump.rdb")
+                bench_log "round $round/$BENCH_ROUNDS: redis SAVE $SN_MS ms, ${sn_bytes[redis]} bytes"
+            fi
+        done
+    done
+
+    # 2. Start-up from the file: SHUTDOWN, relaunch on the same dir, time to
+    # PONG with DBSIZE = N. panda: the WAL must hold no records (it is only
+    # its header right after a snapshot); redis: SHUTDOWN NOSAVE keeps the
+    # dump.rdb of the last SAVE.
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        for kind in panda redis; do
+            [ -z "${sn_fail[$kind]:-}" ] || continue
+            if [ "$kind" = panda ]; then
+                got=$(info_field panda persistence wal_records_since_snapshot || true)
+                if [ "$got" != 0 ]; then
+                    bench_log "panda: $got WAL records since the last snapshot; SNAPSHOT before shutdown"
+                    _sn_timed panda SNAPSHOT || { sn_fail[panda]="SNAPSHOT before shutdown failed: $BENCH_LAST_ERROR"; continue; }
+                fi
+                _sn_shutdown panda
+                args=("${pargs[@]}" --log-level info)
+            else
+                _sn_shutdown redis NOSAVE
+                args=()
+            fi
+            if [ "$_LAST_EXIT" != 0 ]; then
+                sn_warn[$kind]+="${sn_warn[$kind]:+; }exit status $_LAST_EXIT after SHUTDOWN (expected 0)"
+            fi
+            if [ "$kind" = panda ]; then
+                sn_shut[panda]="$(path_bytes "${sn_dir[panda]}/kv_database.wal") bytes of WAL"
+            else
+                mapfile -t args < <(redis_aof_paths "${sn_dir[redis]}")
+                sn_shut[redis]="$(path_bytes ${args[@]+"${args[@]}"}) bytes of AOF"
+                args=()
+            fi
+            if ! _sn_launch "$kind" "$kind" "${sn_dir[$kind]}" ${args[@]+"${args[@]}"}; then
+                sn_fail[$kind]="restart from the snapshot failed: $BENCH_LAST_ERROR"
+                continue
+            fi
+            vals[$kind/ready]+="$SN_READY_MS "
+            if [ "$kind" = panda ]; then
+                got=$(info_field panda persistence snapshot_load_ms || true)
+                [ -z "$got" ] || vals[panda/load]+="$got "
+                got="$(info_field panda persistence snapshot_loaded_from || true)/$(info_field panda persistence snapshot_loaded_rows || true)/$(info_field panda persistence wal_replayed_records || true)"
+                if [ "$got" != "parquet/$n/0" ]; then
+                    sn_warn[panda]+="${sn_warn[panda]:+; }after restart snapshot_loaded_from/snapshot_loaded_rows/wal_replayed_records = $got, expected parquet/$n/0"
+                fi
+                # "loaded N keys from PATH in X ms (Y keys/s), snapshot LSN Z"
+                line=$(grep -o 'loaded [0-9]* keys from [^ ]* in [0-9]* ms' "${SRV_LOG[panda]}" | tail -n 1 || true)
+                if [ -n "$line" ]; then
+                    vals[panda/loadlog]+="$(printf '%s\n' "$line" | awk '{ print $(NF - 1) }') "
+                else
+                    sn_warn[panda]+="${sn_warn[panda]:+; }no \`loaded N keys from\` line in the log"
+                fi
+            else
+                # "DB loaded from disk: S seconds"
+                secs=$(sed -nE 's/.*DB loaded from disk: ([0-9.]+) seconds.*/\1/p' "${SRV_LOG[redis]}" | tail -n 1)
+                if [ -n "$secs" ]; then
+                    vals[redis/load]+="$(awk -v s="$secs" 'BEGIN { printf "%.0f\n", s * 1000 }') "
+                else
+                    sn_warn[redis]+="${sn_warn[redis]:+; }no \`DB loaded from disk\` line in the log"
+                fi
+            fi
+        done
+    done
+
+    # 3. GET / SET p99 without and with snapshots running back to back.
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        for test in get set; do
+            for kind in panda redis; do
+                [ -z "${sn_fail[$kind]:-}" ] || continue
+                if ! server_alive "$kind"; then
+                    sn_fail[$kind]="server exited during the latency runs; last log line: $(tail -n 1 "${SRV_LOG[$kind]}" 2>/dev/null || true)"
+                    continue
+                fi
+                for mode in idle busy; do
+                    _sn_latency "$kind" "$test" "$mode"
+                done
+            done
+        done
+    done
+
+    local nfail why
+    for kind in panda redis; do
+        IFS=$'\t' read -r nfail why < <(rb_failures "$kind")
+        if [ "$nfail" -gt 0 ]; then
+            sn_warn[$kind]+="${sn_warn[$kind]:+; }$nfail redis-benchmark run(s) failed; first: $why"
+        fi
+        # panda's warnings and errors during the latency runs (it was restarted with --log-level info)
+        if [ "$kind" = panda ] && [ -n "${SRV_LOG[panda]:-}" ]; then
+            nfail=$(grep -c '\[\(warn\|error\)\]' "${SRV_LOG[panda]}" || true)
+            if [ "${nfail:-0}" -gt 0 ]; then
+                why=$(grep -m 1 '\[\(warn\|error\)\]' "${SRV_LOG[panda]}" | cut -c 1-300)
+                sn_warn[panda]+="${sn_warn[panda]:+; }$nfail warning/error line(s) in its log during the latency runs; first: \`$why\`"
+            fi
+            got=$(info_field panda persistence wal_bytes || true)
+            bench_log "panda after the latency runs: wal_bytes ${got:-?}, wal_records_since_snapshot $(info_field panda persistence wal_records_since_snapshot || true)"
+            sn_shut[panda_wal_after]=${got:-n/a}
+        fi
+        if [ -n "${SRV_PID[$kind]:-}" ]; then stop_server "$kind"; fi
+        if [ -n "${sn_dir[$kind]:-}" ]; then rm -rf "${sn_dir[$kind]}"; fi
+    done
+
+    local what
+    for kind in panda redis; do
+        for what in snap snapsrv ready load loadlog; do
+            # shellcheck disable=SC2086 # word-splitting the value list is intended
+            med[$kind/$what]=$(median ${vals[$kind/$what]:-})
+        done
+        for test in get set; do
+            for mode in idle busy; do
+                for what in rps p99; do
+                    # shellcheck disable=SC2086
+                    med[$kind/$test/$mode/$what]=$(median ${vals[$kind/$test/$mode/$what]:-})
+                done
+            done
+        done
+        if [ -n "${sn_bytes[$kind]:-}" ]; then
+            med[$kind/rows]=$(awk -v n="$n" -v ms="${med[$kind/snap]}" \
+                'BEGIN { if (ms + 0 > 0) printf "%.0f\n", n * 1000 / ms; else print "n/a" }')
+        else
+            med[$kind/rows]=n/a
+        fi
+    done
+    local r_snap r_srv r_size r_ready r_load
+    r_snap=$(ratio "${med[redis/snap]}" "${med[panda/snap]}")
+    r_srv=$(ratio "${med[redis/snap]}" "${med[panda/snapsrv]}")
+    r_size=$(ratio "${sn_bytes[panda]:-n/a}" "${sn_bytes[redis]:-n/a}")
+    r_ready=$(ratio "${med[redis/ready]}" "${med[panda/ready]}")
+    r_load=$(ratio "${med[redis/load]}" "${med[panda/load]}")
+
+    emit "## Snapshots (Parquet SNAPSHOT vs RDB SAVE)"
+    emit ""
+    emit "$n keys \`key:%012d\` (16 bytes) with 32-byte values (32 lowercase hex chars from a PRNG" \
+        "with a fixed seed, 16 random bytes each: compressible at most about 2x), the same RESP" \
+        "stream through \`redis-cli --pipe\` into each server. panda: \`--fsync everysec" \
+        "--snapshot-interval 0 --snapshot-timeout 0\` (no automatic snapshots; default zstd codec);" \
+        "redis: \`--save '' --appendonly no\`. **Snapshot**: wall time of \`redis-cli SNAPSHOT\`" \
+        "(panda; forks, writes kv_database.parquet, fdatasyncs, replies +OK) and \`redis-cli SAVE\`" \
+        "(redis; writes dump.rdb in the foreground), alternating, median of $BENCH_ROUNDS round(s);" \
+        "rows/s = keys / that time. **Start-up**: SHUTDOWN (redis: SHUTDOWN NOSAVE after the SAVEs;" \
+        "panda's WAL holds no records after its SNAPSHOT), relaunch on the same dir, time from" \
+        "launching the process until it answers PING with +PONG and DBSIZE with $n (one socket" \
+        "polled every 1 ms, the poller already running at launch), median of $BENCH_ROUNDS round(s)." \
+        "ratio: redis time / panda time (speed-up) and panda bytes / redis bytes."
+    emit ""
+    emit "| measure | panda | redis | ratio |"
+    emit "|---|---:|---:|---:|"
+    emit "| snapshot wall ms (SNAPSHOT / SAVE) | $(fmt '%.0f' "${med[panda/snap]}") | $(fmt '%.0f' "${med[redis/snap]}") | $(xr "$r_snap") |"
+    emit "| snapshot ms, server-reported (snapshot_last_duration_ms / -) | $(fmt '%.0f' "${med[panda/snapsrv]}") | - | $(xr "$r_srv") |"
+    emit "| rows/s (keys / wall time) | $(fmt '%.0f' "${med[panda/rows]}") | $(fmt '%.0f' "${med[redis/rows]}") | $(xr "$(ratio "${med[panda/rows]}" "${med[redis/rows]}")") |"
+    emit "| file bytes (kv_database.parquet / dump.rdb) | ${sn_bytes[panda]:-n/a} | ${sn_bytes[redis]:-n/a} | $(xr "$r_size") |"
+    emit "| file bytes/key | $(fmt '%.1f' "$(awk -v b="${sn_bytes[panda]:-0}" -v n="$n" 'BEGIN { if (b > 0) print b / n; else print "n/a" }')")" \
+        "| $(fmt '%.1f' "$(awk -v b="${sn_bytes[redis]:-0}" -v n="$n" 'BEGIN { if (b > 0) print b / n; else print "n/a" }')") | |"
+    emit "| start-up ms: launch to PONG + DBSIZE = $n | $(fmt '%.0f' "${med[panda/ready]}") | $(fmt '%.0f' "${med[redis/ready]}") | $(xr "$r_ready") |"
+    emit "| load ms, server-reported (snapshot_load_ms / \`DB loaded from disk\`) | $(fmt '%.0f' "${med[panda/load]}") | $(fmt '%.0f' "${med[redis/load]}") | $(xr "$r_load") |"
+    emit "| load ms in panda's \`loaded N keys from ... in X ms\` log line | $(fmt '%.0f' "${med[panda/loadlog]}") | - | |"
+    emit ""
+    emit "At the last shutdown before a start-up: panda ${sn_shut[panda]:-n/a}, redis ${sn_shut[redis]:-n/a}." \
+        "panda's WAL after the latency runs (idle and snapshotting): ${sn_shut[panda_wal_after]:-n/a} bytes."
+    emit ""
+
+    emit "GET and SET latency: \`redis-benchmark -c $BENCH_CLIENTS -P 1 -n $BENCH_SNAPSHOT_REQUESTS" \
+        "-r $n -d 32 -t {get,set} --csv\` (keys \`key:__rand_int__\` = the loaded keys), once with no" \
+        "snapshot running (idle) and once while a client takes snapshots back to back (panda:" \
+        "SNAPSHOT again as soon as the last one replied; redis, for reference only: BGSAVE, then" \
+        "INFO persistence every 10 ms until it is done, again). Each cell is the median over" \
+        "$BENCH_ROUNDS round(s); ratio = p99 while snapshotting / p99 idle. The SET runs overwrite" \
+        "values, so these run after the measurements above. With 2 shared cores the benchmark" \
+        "client, the server and the snapshot child compete for CPU."
+    emit ""
+    emit "| test | server | p99 ms idle | p99 ms snapshotting | ratio | ops/s idle | ops/s snapshotting | snapshots per run: ok / failed |"
+    emit "|---|---|---:|---:|---:|---:|---:|---:|"
+    local -A p99r=()
+    local label per
+    for test in get set; do
+        for kind in panda redis; do
+            if [ "$kind" = panda ]; then label="panda (SNAPSHOT loop)"; else label="redis (BGSAVE loop, reference)"; fi
+            p99r[$kind/$test]=$(ratio "${med[$kind/$test/busy/p99]}" "${med[$kind/$test/idle/p99]}")
+            per=$(awk -v ok="${sn_loops[$kind/$test/busy/ok]:-0}" -v err="${sn_loops[$kind/$test/busy/err]:-0}" \
+                -v r="${sn_loops[$kind/$test/busy/runs]:-0}" \
+                'BEGIN { if (r > 0) printf "%.1f / %.1f\n", ok / r, err / r; else print "n/a" }')
+            emit "| ${test^^} | $label" \
+                "| $(fmt '%.3f' "${med[$kind/$test/idle/p99]}")" \
+                "| $(fmt '%.3f' "${med[$kind/$test/busy/p99]}")" \
+                "| $(xr "${p99r[$kind/$test]}")" \
+                "| $(fmt '%.0f' "${med[$kind/$test/idle/rps]}")" \
+                "| $(fmt '%.0f' "${med[$kind/$test/busy/rps]}")" \
+                "| $per |"
+        done
+    done
+    emit ""
+    emit "target: snapshot >= 4x faster than redis SAVE - measured: $(xr "$r_snap") wall time" \
+        "($(fmt '%.0f' "${med[panda/snap]}") ms vs $(fmt '%.0f' "${med[redis/snap]}") ms; $(xr "$r_srv")" \
+        "with panda's snapshot_last_duration_ms) ($(verdict "$r_snap" 4))"
+    emit ""
+    emit "target: snapshot file <= 0.5x the RDB - measured: $(xr "$r_size")" \
+        "(${sn_bytes[panda]:-n/a} vs ${sn_bytes[redis]:-n/a} bytes) ($(verdict_max "$r_size" 0.5))"
+    emit ""
+    emit "target: start-up >= 3x faster than redis loading its RDB - measured: $(xr "$r_ready")" \
+        "($(fmt '%.0f' "${med[panda/ready]}") ms vs $(fmt '%.0f' "${med[redis/ready]}") ms to PONG with all keys)" \
+        "($(verdict "$r_ready" 3))"
+    emit ""
+    for test in get set; do
+        emit "target: ${test^^} p99 while snapshotting <= 2x p99 without - measured: $(xr "${p99r[panda/$test]}")" \
+            "($(fmt '%.3f' "${med[panda/$test/busy/p99]}") ms vs $(fmt '%.3f' "${med[panda/$test/idle/p99]}") ms)" \
+            "($(verdict_max "${p99r[panda/$test]}" 2))"
+        emit ""
+    done
+    for kind in panda redis; do
+        if [ -n "${sn_fail[$kind]:-}" ]; then
+            emit "**WARNING: $kind snapshot measurement failed: ${sn_fail[$kind]}**"
+            emit ""
+        fi
+        if [ -n "${sn_warn[$kind]:-}" ]; then
+            emit "**WARNING: $kind: ${sn_warn[$kind]}**"
+            emit ""
+        fi
+        for test in get set; do
+            if [ "${sn_loops[$kind/$test/busy/err]:-0}" -gt 0 ]; then
+                emit "**WARNING: $kind: ${sn_loops[$kind/$test/busy/err]} of" \
+                    "$((${sn_loops[$kind/$test/busy/ok]:-0} + ${sn_loops[$kind/$test/busy/err]}))" \
+                    "snapshots failed during the ${test^^} snapshotting runs; first error:" \
+                    "\`${sn_loops[$kind/$test/busy/first]:-?}\`**"
+                emit ""
+            elif [ "${sn_loops[$kind/$test/busy/runs]:-0}" -gt 0 ] && [ "${sn_loops[$kind/$test/busy/ok]:-0}" -eq 0 ]; then
+                emit "**WARNING: $kind: no snapshot completed during the ${test^^} snapshotting runs" \
+                    "(raise BENCH_SNAPSHOT_REQUESTS)**"
+                emit ""
+            fi
+        done
     done
 }
 
