@@ -583,26 +583,33 @@ static int same_key(const struct ks_entry *a, const struct ks_entry *b)
     return va.klen == vb.klen && memcmp(va.key, vb.key, va.klen) == 0;
 }
 
-/* Drops earlier copies of keys added twice within rows idx[0..n) (all in one bucket range,
- * in the order they were added), using set (cap slots, a power of two) as scratch. */
-static size_t drop_duplicates(struct ks_bulk *b, const uint32_t *idx, size_t n, uint32_t *set,
+/* A row, copied next to the other rows of its bucket range so the passes below read memory in
+ * order; i is its position in the bulk (to drop a repeated key's earlier entry). */
+struct bulk_row {
+    struct ks_entry *e;
+    uint64_t hash;
+    size_t i;
+};
+
+/* Drops earlier copies of keys added twice within rows[0..n) (one bucket range, in the order
+ * they were added), using set (cap slots, a power of two) as scratch. */
+static size_t drop_duplicates(struct ks_bulk *b, struct bulk_row *rows, size_t n, uint32_t *set,
                               size_t cap)
 {
     size_t dropped = 0;
     memset(set, 0, cap * sizeof(*set));
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = idx[i];
-        size_t s = (size_t)(b->hash[r] >> 32) & (cap - 1);
+    for (size_t r = 0; r < n; r++) {
+        size_t s = (size_t)(rows[r].hash >> 32) & (cap - 1);
         for (; set[s]; s = (s + 1) & (cap - 1)) {
-            uint32_t q = set[s] - 1;
-            if (b->hash[q] == b->hash[r] && same_key(b->e[q], b->e[r])) {
-                kv_free(b->e[q]);
-                b->e[q] = NULL;
+            struct bulk_row *q = &rows[set[s] - 1];
+            if (q->hash == rows[r].hash && same_key(q->e, rows[r].e)) {
+                kv_free(q->e);
+                q->e = b->e[q->i] = NULL;
                 dropped++;
                 break;
             }
         }
-        set[s] = r + 1;
+        set[s] = (uint32_t)r + 1;
     }
     return dropped;
 }
@@ -615,29 +622,33 @@ static void bulk_free(struct ks_bulk *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* Counting sort of the rows by bucket range (stable, so repeated keys keep their order);
+ * start[p] is where range p begins in the result. */
+static struct bulk_row *sort_by_range(const struct ks_bulk *b, size_t mask, int shift,
+                                      size_t start[KS_BULK_PARTS + 1])
+{
+    memset(start, 0, (KS_BULK_PARTS + 1) * sizeof(*start));
+    for (size_t i = 0; i < b->n; i++)
+        start[((b->hash[i] & mask) >> shift) + 1]++;
+    for (int p = 0; p < KS_BULK_PARTS; p++)
+        start[p + 1] += start[p];
+    size_t fill[KS_BULK_PARTS];
+    memcpy(fill, start, sizeof(fill));
+    struct bulk_row *rows = kv_malloc(b->n * sizeof(*rows));
+    for (size_t i = 0; i < b->n; i++)
+        rows[fill[(b->hash[i] & mask) >> shift]++] = (struct bulk_row){b->e[i], b->hash[i], i};
+    return rows;
+}
+
 size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
 {
     kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && b->n < UINT32_MAX);
     ht_reserve(&ks->table, b->n);
-    if (b->n == 0) {
-        bulk_free(b);
-        return 0;
-    }
-    /* Counting sort of the rows by bucket range; stable, so duplicates keep their order. */
     int shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0;
-    size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1] = {0};
-    for (size_t i = 0; i < b->n; i++)
-        start[((b->hash[i] & mask) >> shift) + 1]++;
-    size_t biggest = 0;
-    for (int p = 0; p < KS_BULK_PARTS; p++) {
-        if (start[p + 1] > biggest) biggest = start[p + 1];
-        start[p + 1] += start[p];
-    }
-    uint32_t *idx = kv_malloc(b->n * sizeof(*idx));
-    size_t fill[KS_BULK_PARTS];
-    memcpy(fill, start, sizeof(fill));
-    for (size_t i = 0; i < b->n; i++)
-        idx[fill[(b->hash[i] & mask) >> shift]++] = (uint32_t)i;
+    size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1], biggest = 0;
+    struct bulk_row *rows = sort_by_range(b, mask, shift, start);
+    for (int p = 0; p < KS_BULK_PARTS; p++)
+        if (start[p + 1] - start[p] > biggest) biggest = start[p + 1] - start[p];
     size_t cap = 16;
     while (cap < biggest * 2)
         cap *= 2;
@@ -645,18 +656,15 @@ size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
     size_t dropped = 0;
     for (int p = 0; p < KS_BULK_PARTS; p++) {
         size_t lo = start[p], n = start[p + 1] - lo;
-        dropped += drop_duplicates(b, idx + lo, n, set, cap);
-        for (size_t i = lo; i < lo + n; i++) {
-            struct ks_entry *e = b->e[idx[i]];
-            if (!e) continue;
-            ht_insert_fresh(&ks->table, &e->node, b->hash[idx[i]]);
-        }
+        dropped += drop_duplicates(b, rows + lo, n, set, cap);
+        for (size_t r = lo; r < lo + n; r++)
+            if (rows[r].e) ht_insert_fresh(&ks->table, &rows[r].e->node, rows[r].hash);
     }
-    for (size_t i = 0; i < b->nttl; i++) /* the entry lines are touched only for TTL keys */
+    for (size_t i = 0; i < b->nttl; i++) /* entry lines are touched only for TTL keys */
         if (b->e[b->ttl[i]]) heap_add(ks, b->e[b->ttl[i]]);
     ks->dirty += b->n - dropped;
     kv_free(set);
-    kv_free(idx);
+    kv_free(rows);
     bulk_free(b);
     return dropped;
 }
