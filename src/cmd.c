@@ -100,6 +100,11 @@ void cmd_dispatch(struct conn *c)
             reply_unknown(c);
         return;
     }
+    if ((c->flags & CONN_MULTI) && (def->flags & CMD_NOMULTI)) {
+        c->flags |= CONN_DIRTY_EXEC;
+        rep_err(&c->rep, "ERR Command not allowed inside a transaction");
+        return;
+    }
     if ((c->flags & CONN_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         multi_queue(c, def);
         return;

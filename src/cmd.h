@@ -29,6 +29,7 @@ enum cmd_flags {
     CMD_NOQUEUE = 1 << 4,  /* runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT) */
     CMD_PANDA = 1 << 6,    /* Panda's own (seed) command, not Redis's */
     CMD_SECURITY = 1 << 7, /* cross-protocol probe (POST, Host:): drop the connection */
+    CMD_NOMULTI = 1 << 8,  /* refused inside MULTI, aborting the transaction (SAVE) */
 };
 
 struct cmd_def {

@@ -214,10 +214,7 @@ static int section_wanted(struct conn *c, const char *name)
  * caller waits. */
 void cmd_save(struct conn *c)
 {
-    if (c->flags & CONN_MULTI) {
-        rep_err(&c->rep, "ERR SAVE and SNAPSHOT cannot run inside MULTI/EXEC; use BGSAVE");
-        return;
-    }
+    kv_assert(!(c->flags & CONN_MULTI)); /* CMD_NOMULTI */
     srv_wait_snapshot(c->srv, c);
 }
 

@@ -19,7 +19,7 @@ const struct cmd_def cmd_table[] = {
     {"size", cmd_dbsize, 1, R | F | P, 0, 0, 0, "panda", "", "Number of keys.", "0.1.0"},
     {"stats", cmd_stats, 1, P, 0, 0, 0, "panda", "",
      "Storage statistics in one line: backend, Parquet and WAL sizes, keys, pending ops.", "0.1.0"},
-    {"snapshot", cmd_save, 1, A | P, 0, 0, 0, "panda", "",
+    {"snapshot", cmd_save, 1, A | P | CMD_NOMULTI, 0, 0, 0, "panda", "",
      "Write a Parquet snapshot now; replies once it is durable (other clients keep being "
      "served).",
      "0.1.0"},
@@ -133,7 +133,7 @@ const struct cmd_def cmd_table[] = {
     {"hello", cmd_hello, -1, F, 0, 0, 0, "connection", "[protover [SETNAME clientname]]",
      "Handshake: choose RESP2 or RESP3 and get server details.", "6.0.0"},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "", "The server time.", "2.6.0"},
-    {"save", cmd_save, 1, A, 0, 0, 0, "server", "",
+    {"save", cmd_save, 1, A | CMD_NOMULTI, 0, 0, 0, "server", "",
      "Write a snapshot and reply once it is durable (Panda keeps serving other clients).", "1.0.0"},
     {"bgsave", cmd_bgsave, -1, A, 0, 0, 0, "server", "[SCHEDULE]",
      "Start a snapshot in the background.", "1.0.0"},

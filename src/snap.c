@@ -347,7 +347,10 @@ static int start_child(struct snap *sn, struct kv_err *err)
         /* Lowest priority (its compression thread inherits it): on a busy machine the
          * snapshot yields the CPU to the server instead of adding to its latency. */
         (void)setpriority(PRIO_PROCESS, 0, SNAP_NICE);
-        close(p[0]);
+        /* Keep only stdio and the report pipe: a client socket held open here would not
+         * close when the server closes it (QUIT, a dropped client) until the child exits. */
+        if (p[1] > 3) close_range(3, (unsigned)p[1] - 1, 0);
+        close_range((unsigned)p[1] + 1, ~0U, 0);
         child_main(sn, p[1]);
     }
     close(p[1]);

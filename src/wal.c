@@ -36,8 +36,8 @@ struct wal {
     uint64_t last_lsn;    /* last LSN given out */
     uint64_t written_lsn; /* last LSN in the file */
     uint64_t durable_lsn; /* last LSN fdatasync'd */
-    uint64_t records;
-    struct buf changes; /* noted changes, see next_change() */
+    uint64_t records;     /* records after the snapshot (the rebase marker is not one) */
+    struct buf changes;   /* noted changes, see next_change() */
     size_t nchanges;
     int blocked;
     char reason[WAL_REASON_MAX];
@@ -100,6 +100,8 @@ static int apply_record(struct ks *ks, const struct walf_rec *rec)
 struct replay {
     struct ks *ks;
     uint64_t base_lsn; /* records up to here are in the snapshot already */
+    uint64_t seen;     /* records scanned, replayed or not */
+    uint64_t marker;   /* LSN of a leading empty record: the snapshot this log follows */
     struct walf_rec ring[WAL_REPLAY_AHEAD];
     size_t n; /* records seen */
 };
@@ -107,6 +109,7 @@ struct replay {
 static int replay_record(void *ctx, const struct walf_rec *rec)
 {
     struct replay *r = ctx;
+    if (r->seen++ == 0 && rec->len == 0) r->marker = rec->lsn; /* see copy_tail */
     if (rec->lsn <= r->base_lsn) return 0;
     const unsigned char *cur = rec->payload;
     struct walf_opv op;
@@ -252,18 +255,19 @@ static int recover(struct wal *w, struct ks *ks, struct kv_err *err)
         rc = handle_damage(w, &sc, map, n, err);
     munmap(map, n);
     if (rc != 0) return -1;
-    if (sc.records > 0 && sc.first_lsn > w->cfg.base_lsn + 1)
-        return kv_err_set(
-            err, KV_EINVAL,
-            "WAL %s starts at LSN %llu but the snapshot covers LSNs up to %llu only: "
-            "records %llu to %llu are missing (was the snapshot replaced or "
-            "removed?); refusing to start",
-            w->path, (unsigned long long)sc.first_lsn, (unsigned long long)w->cfg.base_lsn,
-            (unsigned long long)w->cfg.base_lsn + 1, (unsigned long long)sc.first_lsn - 1);
+    /* The snapshot must cover everything before this log: up to its marker, or up to the
+     * record before its first one. */
+    uint64_t need = r.marker ? r.marker : sc.first_lsn - 1;
+    if (sc.records > 0 && w->cfg.base_lsn < need)
+        return kv_err_set(err, KV_EINVAL,
+                          "WAL %s continues from LSN %llu but the snapshot covers LSNs up to %llu "
+                          "only: the records in between are missing (was the snapshot replaced "
+                          "or removed?); refusing to start",
+                          w->path, (unsigned long long)need, (unsigned long long)w->cfg.base_lsn);
     w->written_off = sc.good_end;
     w->last_lsn = w->written_lsn = w->durable_lsn =
         sc.last_lsn > w->cfg.base_lsn ? sc.last_lsn : w->cfg.base_lsn;
-    w->records = sc.records;
+    w->records = r.n;
     w->replayed = r.n;
     w->replay_ms = us / 1000;
     log_info("WAL replay: %zu records in %lld ms (%.0f records/s), %zu bytes, last LSN %llu "
@@ -574,9 +578,13 @@ int wal_mark(struct wal *w, uint64_t *lsn, uint64_t *off)
     return 0;
 }
 
-/* Copies the records from `off` of the current log behind a fresh header into tmp and syncs
- * it; returns the new log's fd (O_APPEND) or -1. */
-static int copy_tail(struct wal *w, const char *tmp, uint64_t off, struct kv_err *err)
+/* Writes a fresh header, the marker record of LSN lsn and the records from `off` of the current
+ * log into tmp and syncs it; returns the new log's fd (O_APPEND) or -1. The marker (a record
+ * with no changes, skipped by replay since the snapshot covers it) tells recovery where this
+ * log begins even when nothing follows it, so a snapshot removed or replaced by an older one
+ * is detected instead of silently restarting from LSN 1. */
+static int copy_tail(struct wal *w, const char *tmp, uint64_t lsn, uint64_t off, size_t *head,
+                     struct kv_err *err)
 {
     int in = open(w->path, O_RDONLY | O_CLOEXEC);
     if (in < 0) return kv_err_sys(err, "cannot open %s", w->path);
@@ -589,7 +597,9 @@ static int copy_tail(struct wal *w, const char *tmp, uint64_t off, struct kv_err
     struct buf h;
     buf_init(&h);
     walf_file_header(&h);
+    if (lsn > 0) kv_assert(walf_end(&h, walf_begin(&h), lsn) == 0);
     int rc = write(out, h.data, h.len) == (ssize_t)h.len ? 0 : -1;
+    *head = h.len;
     buf_deinit(&h);
     off64_t from = (off64_t)off;
     size_t left = w->written_off - off;
@@ -628,7 +638,8 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
         return kv_err_set(err, KV_ESYS, "WAL %s is not writable: %s", w->path, w->reason);
     char tmp[WAL_PATH_MAX + 8];
     snprintf(tmp, sizeof(tmp), "%s.new", w->path);
-    int fd = copy_tail(w, tmp, off, err);
+    size_t head = WALF_FILE_HDR;
+    int fd = copy_tail(w, tmp, lsn, off, &head, err);
     if (fd < 0) return -1;
     if (rename(tmp, w->path) != 0) {
         kv_err_sys(err, "cannot rename %s", tmp);
@@ -640,7 +651,7 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
     close(w->fd);
     w->fd = fd;
     uint64_t kept = w->written_off - off;
-    w->written_off = WALF_FILE_HDR + kept;
+    w->written_off = head + kept;
     w->reserved_to = w->written_off;
     w->records = w->written_lsn - lsn;
     w->durable_lsn = w->written_lsn; /* copy_tail synced all of it */

@@ -59,7 +59,7 @@ struct wal_stats {
     uint64_t bytes;       /* bytes in the file */
     uint64_t last_lsn;    /* last record created */
     uint64_t durable_lsn; /* last record known to be on disk */
-    uint64_t records;     /* records in the file (replayed + appended) */
+    uint64_t records;     /* records after the snapshot (replayed + appended) */
     uint64_t write_errors;
     int64_t last_fsync_us;
     uint64_t replayed_records;
@@ -97,8 +97,9 @@ void wal_cron(struct wal *w);
  * file offset just past it: the state a snapshot taken now covers. Returns -1 while the log
  * cannot be written. wal_rebase, once a snapshot covering `lsn` is durable, replaces the log
  * by one holding only the records after it (those from offset `off`, as wal_mark gave):
- * copy, fdatasync, rename, fsync the directory. A crash at any step leaves either log, and
- * both recover. Returns -1 with err (the old log stays in use) on failure. */
+ * copy, fdatasync, rename, fsync the directory. The new log starts with an empty marker
+ * record carrying `lsn`, so recovery knows where it begins even when nothing follows. A crash
+ * at any step leaves either log, and both recover. Returns -1 with err (the old log stays in use) on failure. */
 int wal_mark(struct wal *w, uint64_t *lsn, uint64_t *off);
 int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err);
 
