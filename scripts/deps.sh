@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev
-    zlib1g-dev libjansson-dev)
+    zlib1g-dev)
 test_pkgs=(redis-server redis-tools python3-redis python3-pytest netcat-openbsd procps nodejs npm)
 
 case "${1:-build}" in

@@ -14,6 +14,7 @@
 #include "parquet.h"
 #include "pqcodec.h"
 #include "thrift.h"
+#include "util.h"
 
 #define NCOLS 3
 
@@ -106,37 +107,6 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
     return w;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF), as DuckDB checks. */
-static int utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            if (!(x & 0x8080808080808080ULL)) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-        if (len == 0 || c > 0xf4 || i + len > n) return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-        if (c == 0xe0 && s[i + 1] < 0xa0) return 0; /* overlong */
-        if (c == 0xed && s[i + 1] > 0x9f) return 0; /* surrogate */
-        if (c == 0xf0 && s[i + 1] < 0x90) return 0; /* overlong */
-        if (c == 0xf4 && s[i + 1] > 0x8f) return 0; /* past U+10FFFF */
-        i += len;
-    }
-    return 1;
-}
-
 static int bytes_cmp(const void *a, size_t an, const struct buf *b)
 {
     size_t n = an < b->len ? an : b->len;
@@ -158,7 +128,7 @@ static void add_bytes(struct pqw_col *c, const void *p, size_t n)
     memcpy(buf_tail(&c->page) + 4, p, n);
     c->page.len += 4 + n;
     c->page_values++;
-    if (c->all_utf8 && !utf8_valid(p, n)) c->all_utf8 = 0;
+    if (c->all_utf8 && !util_utf8_valid(p, n)) c->all_utf8 = 0;
     if (!c->has_minmax) {
         set_buf(&c->min, p, n);
         set_buf(&c->max, p, n);

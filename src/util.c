@@ -131,3 +131,34 @@ int util_eqi(const char *s, size_t len, const char *word)
 {
     return strlen(word) == len && strncasecmp(s, word, len) == 0;
 }
+
+int util_utf8_valid(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (len == 0 || c > 0xf4 || i + len > n) return 0;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && s[i + 1] < 0xa0) return 0; /* overlong */
+        if (c == 0xed && s[i + 1] > 0x9f) return 0; /* surrogate */
+        if (c == 0xf0 && s[i + 1] < 0x90) return 0; /* overlong */
+        if (c == 0xf4 && s[i + 1] > 0x8f) return 0; /* past U+10FFFF */
+        i += len;
+    }
+    return 1;
+}

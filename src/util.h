@@ -36,6 +36,10 @@ size_t util_ll2str(char *buf, long long v);
 /* Returns 0 and sets *out when s[0..len) is a number strtold accepts whole (see above). */
 int util_str2ld(const char *s, size_t len, long double *out);
 
+/* 1 if p[0..n) is strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF
+ * (what DuckDB and JSON accept as text). */
+int util_utf8_valid(const void *p, size_t n);
+
 /* Formats v as Redis's INCRBYFLOAT does (fixed notation, trailing zeros removed).
  * Returns the length, or 0 if v is not finite. buf must hold UTIL_LD_STR_MAX. */
 size_t util_ld2str_human(char *buf, long double v);
