@@ -16,7 +16,8 @@
 #include "thrift.h"
 #include "util.h"
 
-#define NCOLS 3
+#define NCOLS       3
+#define PQW_BACKLOG 2 /* pages left to the compression thread before the caller helps */
 
 struct pqw_col {
     const char *name;
@@ -54,9 +55,10 @@ struct pqw {
     /* pages of the open row group, in order; slots (and their buffers) are reused */
     struct pqw_job *jobs;
     size_t njobs, cap;
-    /* the compression thread takes jobs[done..njobs) in order */
+    /* jobs[next..njobs) wait; the compression thread and, when it falls behind, the caller's
+     * thread claim them in order; finished counts the ones compressed */
     int threaded, stop;
-    size_t done;
+    size_t next, finished;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -231,34 +233,49 @@ static void compress_job(struct pqw *w, struct pqw_job *j)
     page_header(&j->hdr, (uint32_t)j->body.len, (uint32_t)j->comp.len, crc, j->values);
 }
 
+/* Claims the next waiting job and compresses it; called and returns with w->mu held. */
+static void run_one(struct pqw *w)
+{
+    struct pqw_job *j = &w->jobs[w->next++];
+    pthread_mutex_unlock(&w->mu);
+    compress_job(w, j);
+    pthread_mutex_lock(&w->mu);
+    w->finished++;
+    pthread_cond_broadcast(&w->cv);
+}
+
 static void *compress_main(void *arg)
 {
     struct pqw *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->stop && w->done == w->njobs)
+        while (!w->stop && w->next == w->njobs)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (w->done == w->njobs) break; /* stopping with nothing left */
-        struct pqw_job *j = &w->jobs[w->done];
-        pthread_mutex_unlock(&w->mu);
-        compress_job(w, j);
-        pthread_mutex_lock(&w->mu);
-        w->done++;
-        pthread_cond_broadcast(&w->cv);
+        if (w->next == w->njobs) break; /* stopping with nothing left */
+        run_one(w);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-/* A free job slot at the end of the row group's list. The array only grows while the
- * compression thread is idle (between row groups), so it never moves under it. */
+/* The caller's thread compresses waiting jobs while more than `keep` wait (compression is the
+ * slower half: sharing it keeps both cores busy), then, with keep 0, waits for the rest. */
+static void help_until(struct pqw *w, size_t keep)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->njobs - w->next > keep)
+        run_one(w);
+    while (keep == 0 && w->finished < w->njobs)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A free job slot at the end of the row group's list. The array only grows when every job is
+ * finished, so it never moves under the compression thread. */
 static struct pqw_job *next_slot(struct pqw *w)
 {
     if (w->njobs == w->cap) {
-        pthread_mutex_lock(&w->mu);
-        while (w->done < w->njobs)
-            pthread_cond_wait(&w->cv, &w->mu);
-        pthread_mutex_unlock(&w->mu);
+        if (w->threaded) help_until(w, 0);
         size_t cap = w->cap ? w->cap * 2 : 64;
         w->jobs = kv_realloc(w->jobs, cap * sizeof(*w->jobs));
         memset(w->jobs + w->cap, 0, (cap - w->cap) * sizeof(*w->jobs));
@@ -297,8 +314,7 @@ static int flush_page(struct pqw *w, int col, struct kv_err *err)
     c->defs.len = 0;
     if (!w->threaded) {
         compress_job(w, j);
-        w->njobs++;
-        w->done = w->njobs;
+        w->njobs = w->next = w->finished = w->njobs + 1;
         if (j->failed) *err = j->err;
         return j->failed ? -1 : 0;
     }
@@ -306,6 +322,7 @@ static int flush_page(struct pqw *w, int col, struct kv_err *err)
     w->njobs++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    help_until(w, PQW_BACKLOG);
     return 0;
 }
 
@@ -367,13 +384,10 @@ static void write_column_chunk(struct pqw *w, struct thr_w *t, const struct pqw_
     thr_w_struct_end(t);
 }
 
-/* Waits until the compression thread has finished every page of the row group. */
+/* Finishes every page of the row group (helping the compression thread). */
 static int wait_jobs(struct pqw *w, struct kv_err *err)
 {
-    pthread_mutex_lock(&w->mu);
-    while (w->done < w->njobs)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+    if (w->threaded) help_until(w, 0);
     for (size_t i = 0; i < w->njobs; i++) {
         if (w->jobs[i].failed) {
             *err = w->jobs[i].err;
@@ -433,7 +447,7 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
     w->rg_rows = 0;
     w->rg_bytes = 0;
     pthread_mutex_lock(&w->mu);
-    w->njobs = w->done = 0;
+    w->njobs = w->next = w->finished = 0;
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
