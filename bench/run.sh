@@ -45,7 +45,7 @@ BENCH_REPLAY_TIMEOUT=${BENCH_REPLAY_TIMEOUT:-600}
 BENCH_SNAPSHOT_KEYS=${BENCH_SNAPSHOT_KEYS:-$q_snap}
 BENCH_SNAPSHOT_REQUESTS=${BENCH_SNAPSHOT_REQUESTS:-$q_snapreq}
 BENCH_SNAPSHOT_TIMEOUT=${BENCH_SNAPSHOT_TIMEOUT:-600}
-BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot}
+BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot pacing}
 BENCH_CLIENTS=50
 BENCH_KEYSPACE=100000
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
@@ -1106,6 +1106,60 @@ section_snapshot() {
             fi
         done
     done
+}
+
+# Snapshot pacing: the seed's defaults (a snapshot every 50 writes, or 180 s) under steady
+# writes to a large keyspace, against the same run with automatic snapshots off. Reports the
+# write rate and latency, the snapshots taken and the share of the time spent snapshotting
+# (snapshot_total_ms / wall time), which the pacing rule bounds to about 1/5.
+section_pacing() {
+    local n=$BENCH_SNAPSHOT_KEYS mode line c0 c1 t0 t1 w0 w1 duty wal
+    local BENCH_KEYSPACE=$n
+    local stream="$BENCH_TMP/pacing.resp" requests=${BENCH_PACING_REQUESTS:-300000}
+    [ "${BENCH_QUICK:-0}" = 1 ] && requests=${BENCH_PACING_REQUESTS:-20000}
+    sn_tool gen "$stream" "$n" 1 || die "snapshot_tool.py gen failed"
+    emit ""
+    emit "## Snapshot pacing under steady writes"
+    emit ""
+    emit "panda with $n keys (as in the snapshot section), default fsync (always), then"
+    emit "\`redis-benchmark -t set -c $BENCH_CLIENTS -P 1 -n $requests -r $n -d 32\`: once with automatic"
+    emit "snapshots off, once with the seed's defaults (interval 50 writes, timeout 180 s) and"
+    emit "the pacing rule (not sooner than max(1 s, 4 x the last snapshot's duration))."
+    emit ""
+    emit "| snapshots | ops/s | p50 ms | p99 ms | snapshots taken | time snapshotting | WAL bytes after |"
+    emit "|---|---:|---:|---:|---:|---:|---:|"
+    for mode in off defaults; do
+        local args=()
+        [ "$mode" = off ] && args=(--snapshot-interval 0 --snapshot-timeout 0)
+        if ! try_start panda panda "" ${args[@]+"${args[@]}"}; then
+            emit "| $mode | did not start: $BENCH_LAST_ERROR | | | | | |"
+            continue
+        fi
+        if ! pipe_load panda "$stream" || ! wait_dbsize panda "$n" 600; then
+            emit "| $mode | load failed: $BENCH_LAST_ERROR | | | | | |"
+            stop_server panda
+            continue
+        fi
+        sleep 1.5 # let the snapshot the load itself asked for start (cron, 10 Hz) and finish
+        while [ "$(info_field panda persistence snapshot_in_progress)" = 1 ]; do sleep 0.1; done
+        c0=$(info_field panda persistence snapshot_count)
+        t0=$(info_field panda persistence snapshot_total_ms)
+        w0=$(now_us)
+        line=$(run_rb panda set 1 "$requests" -d 32) || line=""
+        w1=$(now_us)
+        c1=$(info_field panda persistence snapshot_count)
+        t1=$(info_field panda persistence snapshot_total_ms)
+        wal=$(info_field panda persistence wal_bytes)
+        stop_server panda
+        if [ -z "$line" ]; then
+            emit "| $mode | redis-benchmark failed | | | | | |"
+            continue
+        fi
+        duty=$(awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" 'BEGIN { printf "%.1f%%", 100 * t * 1000 / w }')
+        emit "$(printf '| %s | %.0f | %s | %s | %s | %s | %s |' "$mode" "$(cut -f2 <<<"$line")" \
+            "$(cut -f3 <<<"$line")" "$(cut -f4 <<<"$line")" "$((c1 - c0))" "$duty" "$wal")"
+    done
+    rm -f "$stream"
 }
 
 # ---------------------------------------------------------------- main

@@ -133,19 +133,20 @@ static void info_persistence(struct conn *c, struct buf *b)
                "rdb_last_bgsave_status:%s\r\nrdb_saves:%llu\r\naof_enabled:0\r\ndata_dir:%s\r\n",
                (unsigned long long)sn.pending, sn.in_progress, (long long)sn.last_ok_unix,
                sn.last_ok ? "ok" : "err", (unsigned long long)sn.count, s->cfg.data_dir);
-    buf_printf(b,
-               "snapshot_in_progress:%d\r\nsnapshot_count:%llu\r\nsnapshot_failures:%llu\r\n"
-               "snapshot_codec:%s\r\nsnapshot_pending_ops:%llu\r\nsnapshot_last_time:%lld\r\n"
-               "snapshot_last_duration_ms:%lld\r\nsnapshot_last_rows:%llu\r\n"
-               "snapshot_last_bytes:%llu\r\nsnapshot_last_lsn:%llu\r\nsnapshot_last_status:%s\r\n"
-               "snapshot_last_error:%s\r\nparquet_bytes:%llu\r\nsnapshot_loaded_from:%s\r\n"
-               "snapshot_loaded_rows:%llu\r\nsnapshot_load_ms:%lld\r\n",
-               sn.in_progress, (unsigned long long)sn.count, (unsigned long long)sn.failures,
-               snap_codec_name(s->snap), (unsigned long long)sn.pending, (long long)sn.last_ok_unix,
-               (long long)sn.last_duration_ms, (unsigned long long)sn.last_rows,
-               (unsigned long long)sn.last_bytes, (unsigned long long)sn.last_lsn,
-               sn.last_ok ? "ok" : "err", sn.last_error, (unsigned long long)sn.file_bytes,
-               sn.loaded_from, (unsigned long long)sn.loaded_rows, (long long)sn.load_ms);
+    buf_printf(
+        b,
+        "snapshot_in_progress:%d\r\nsnapshot_count:%llu\r\nsnapshot_failures:%llu\r\n"
+        "snapshot_codec:%s\r\nsnapshot_pending_ops:%llu\r\nsnapshot_last_time:%lld\r\n"
+        "snapshot_last_duration_ms:%lld\r\nsnapshot_total_ms:%lld\r\nsnapshot_last_rows:%llu\r\n"
+        "snapshot_last_bytes:%llu\r\nsnapshot_last_lsn:%llu\r\nsnapshot_last_status:%s\r\n"
+        "snapshot_last_error:%s\r\nparquet_bytes:%llu\r\nsnapshot_loaded_from:%s\r\n"
+        "snapshot_loaded_rows:%llu\r\nsnapshot_load_ms:%lld\r\n",
+        sn.in_progress, (unsigned long long)sn.count, (unsigned long long)sn.failures,
+        snap_codec_name(s->snap), (unsigned long long)sn.pending, (long long)sn.last_ok_unix,
+        (long long)sn.last_duration_ms, (long long)sn.total_ms, (unsigned long long)sn.last_rows,
+        (unsigned long long)sn.last_bytes, (unsigned long long)sn.last_lsn,
+        sn.last_ok ? "ok" : "err", sn.last_error, (unsigned long long)sn.file_bytes, sn.loaded_from,
+        (unsigned long long)sn.loaded_rows, (long long)sn.load_ms);
     buf_printf(b,
                "wal_enabled:1\r\nwal_fsync:%s\r\nwal_group_commit:%s\r\nwal_bytes:%llu\r\n"
                "wal_last_lsn:%llu\r\nwal_durable_lsn:%llu\r\nwal_last_fsync_us:%lld\r\n"

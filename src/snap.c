@@ -271,6 +271,7 @@ static void finish(struct snap *sn, int ok, uint64_t rows, const char *why)
 {
     int64_t now = util_monotonic_us();
     sn->st.last_duration_ms = (now - sn->started_us) / 1000;
+    sn->st.total_ms += sn->st.last_duration_ms;
     sn->last_end_us = now;
     sn->st.last_ok = ok;
     if (ok) {

@@ -59,6 +59,7 @@ struct snap_stats {
     uint64_t count, failures;
     int64_t last_ok_unix; /* seconds; start time if none succeeded yet (as Redis's LASTSAVE) */
     int64_t last_duration_ms;
+    int64_t total_ms; /* time spent in snapshots since start-up */
     uint64_t last_rows, last_bytes, last_lsn;
     int last_ok;
     char last_error[SNAP_ERR_MAX];
