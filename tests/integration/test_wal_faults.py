@@ -34,6 +34,19 @@ REFUSAL = "ERR Panda cannot write its WAL"
 ENOSPC_TEXT = "No space left on device"
 
 
+# These tests are about the log itself (its bytes, LSNs from 1, every record kept): automatic
+# Parquet snapshots, which rewrite the log without the records they cover, are turned off.
+# Snapshots with the log are covered by test_snapshot*.py.
+NO_SNAPSHOTS = ["--snapshot-interval", "0", "--snapshot-timeout", "0"]
+
+
+@pytest.fixture
+def server_factory(server_factory):
+    def factory(extra_args=None, **kw):
+        return server_factory(extra_args=NO_SNAPSHOTS + list(extra_args or []), **kw)
+    return factory
+
+
 def _skip_reason():
     if IS_REDIS:
         return "WAL fault injection is Panda-only (PANDA_TEST_TARGET=redis)"

@@ -29,6 +29,19 @@ N_KEYS = 50
 LAST_VALUE_LEN = 300
 
 
+# These tests are about the log itself (its bytes, LSNs from 1, every record kept): automatic
+# Parquet snapshots, which rewrite the log without the records they cover, are turned off.
+# Snapshots with the log are covered by test_snapshot*.py.
+NO_SNAPSHOTS = ["--snapshot-interval", "0", "--snapshot-timeout", "0"]
+
+
+@pytest.fixture
+def server_factory(server_factory):
+    def factory(extra_args=None, **kw):
+        return server_factory(extra_args=NO_SNAPSHOTS + list(extra_args or []), **kw)
+    return factory
+
+
 # --------------------------------------------------------------------------- helpers
 
 def wal_path(data_dir):
@@ -324,6 +337,35 @@ def test_checker_corrupt_middle(pristine):
         assert f.get("first_bad_offset") == str(rec.offset), "%s: %s" % (field, out)
         assert f.get("damage") == "corrupt-middle", "%s: %s" % (field, out)
         assert f.get("records") == str(MIDDLE) and f.get("last_lsn") == str(MIDDLE), "%s: %s" % (field, out)
+
+
+# --------------------------------------------------------------------------- a log that follows a snapshot
+
+# Built here with walfile.py: a log rewritten after a snapshot of LSN 5 starts with a marker (an
+# empty record of LSN 5); a log that starts past LSN 1 without one follows LSN first - 1. With no
+# snapshot in the data dir (covering LSN 0) the records up to there are missing: refused.
+FOLLOWS_SNAPSHOT = {
+    "marker-only": (walfile.build([], first_lsn=6, marker=True), 5),
+    "marker-and-records": (walfile.build([[("SET", "a", "1")], [("DEL", "a")]], first_lsn=6, marker=True), 5),
+    "no-marker": (walfile.build([[("SET", "a", "1")], [("DEL", "a")]], first_lsn=6), 5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLLOWS_SNAPSHOT))
+def test_log_after_a_missing_snapshot_refuses_to_start(server_factory, tmp_path, name):
+    img, need = FOLLOWS_SNAPSHOT[name]
+    s = walfile.scan(img)
+    assert s.damage == walfile.CLEAN and s.covers == need, s
+    assert (s.marker is not None) == name.startswith("marker"), s
+    h, rc = start_expect_failure(server_factory, tmp_path, name, img)
+    err = h.stderr_text()
+    assert rc not in (None, 0), err[-2000:]
+    assert ("WAL %s continues from LSN %d but the snapshot covers LSNs up to 0 only: the records in between "
+            "are missing" % (wal_path(h.data_dir), need)) in err, err[-2000:]
+    assert read_wal(h.data_dir) == img and broken_files(h.data_dir) == [], "files changed although refused"
+    if HAVE_CHECK_WAL:  # the file itself is clean
+        rc, f, out = run_checker_bytes(img)
+        assert rc == 0 and f.get("status") == "ok" and f.get("last_lsn") == str(s.last_lsn), out
 
 
 # --------------------------------------------------------------------------- what the server writes

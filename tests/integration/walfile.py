@@ -14,6 +14,13 @@ server's C code:
             | 0x03                                                   (FLUSH)
 
 All integers little-endian; varints unsigned LEB128.
+
+The first record may carry any LSN > 0; each later record's LSN is exactly its predecessor's
+plus 1 (as walfmt.c's walf_scan). A log rewritten after a snapshot covering S (S > 0) starts with
+a *marker*: a record with LSN S and an empty payload (len 0, no ops), followed by the records
+S+1, S+2, ... (Scan.marker / Scan.body / Scan.covers; marker_record() builds one). Any other
+record holds at least one op. Recovery requires the snapshot to cover Scan.covers: the marker's
+LSN when the log starts with one, else the first record's LSN - 1.
 """
 import struct
 
@@ -120,9 +127,19 @@ def record(lsn, ops=None, payload=None, rtype=TYPE_BATCH):
     return struct.pack("<I", crc32c(body)) + body
 
 
-def build(batches, first_lsn=1):
-    """A whole WAL image: header + one record per batch (list of ops)."""
+def marker_record(lsn):
+    """The empty record a log rewritten after a snapshot covering lsn starts with."""
+    if lsn <= 0:
+        raise ValueError("a marker carries the snapshot's LSN (> 0)")
+    return record(lsn, payload=b"")
+
+
+def build(batches, first_lsn=1, marker=False):
+    """A whole WAL image: header + one record per batch (list of ops). With marker=True the
+    batches follow a marker of LSN first_lsn - 1, as in a log rewritten after a snapshot."""
     out = [file_header()]
+    if marker:
+        out.append(marker_record(first_lsn - 1))
     for i, ops in enumerate(batches):
         out.append(record(first_lsn + i, ops))
     return b"".join(out)
@@ -173,6 +190,7 @@ class Record:
 class Scan:
     def __init__(self):
         self.records = []
+        self.first_lsn = 0  # LSN of the first good record (the marker if any), 0 when there is none
         self.damage = CLEAN
         self.good_end = 0
         self.bad_offset = None
@@ -184,6 +202,37 @@ class Scan:
         return self.records[-1].lsn if self.records else 0
 
     @property
+    def marker(self):
+        """The leading marker record (len 0, no ops), or None when the log does not start
+        with one."""
+        if self.records and self.records[0].length == 0:
+            return self.records[0]
+        return None
+
+    @property
+    def body(self):
+        """The records after the marker (all of them when there is no marker)."""
+        return self.records[1:] if self.marker is not None else list(self.records)
+
+    def split(self):
+        """(marker or None, the records after it)."""
+        return self.marker, self.body
+
+    @property
+    def covers(self):
+        """The LSN a snapshot must cover for this log to follow it: the marker's LSN, else the
+        first record's LSN - 1 (0 for a log without records)."""
+        m = self.marker
+        if m is not None:
+            return m.lsn
+        return self.first_lsn - 1 if self.records else 0
+
+    @property
+    def stray_empty(self):
+        """Empty records anywhere but first: the format has none (a marker only leads a log)."""
+        return [r for r in self.records[1:] if r.length == 0]
+
+    @property
     def damage_name(self):
         return DAMAGE_NAMES[self.damage]
 
@@ -192,8 +241,11 @@ class Scan:
         return apply_records(self.records)
 
     def __repr__(self):
-        return "Scan(records=%d, last_lsn=%d, damage=%s, good_end=%d, bad_offset=%r, next_valid=%r)" % (
-            len(self.records), self.last_lsn, self.damage_name, self.good_end, self.bad_offset, self.next_valid)
+        m = self.marker
+        return ("Scan(records=%d, marker=%s, first_lsn=%d, last_lsn=%d, damage=%s, good_end=%d, bad_offset=%r, "
+                "next_valid=%r)" % (
+                    len(self.records), m.lsn if m is not None else None, self.first_lsn, self.last_lsn,
+                    self.damage_name, self.good_end, self.bad_offset, self.next_valid))
 
 
 def _varint_at(data, pos, end):
@@ -293,9 +345,13 @@ def scan(data, find_later=True):
     off = FILE_HDR
     n = len(data)
     while off < n:
-        rec = read_record(data, off, s.last_lsn + 1)
+        # The first record may carry any LSN (the log after a snapshot starts past 1); each
+        # later one must follow its predecessor.
+        rec = read_record(data, off, s.last_lsn + 1 if s.records else 0)
         if rec is None:
             break
+        if not s.records:
+            s.first_lsn = rec.lsn
         s.records.append(rec)
         off = rec.end
     s.good_end = off
