@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "config.h"
+#include "fsutil.h"
 #include "parquet.h"
 #include "pqcodec.h"
 #include "thrift.h"
@@ -68,15 +69,8 @@ static void *compress_main(void *arg);
 
 static int write_all(struct pqw *w, const void *p, size_t n, struct kv_err *err)
 {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t k = write(w->fd, c, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return kv_err_sys(err, "write");
-        c += k;
-        n -= (size_t)k;
-        w->off += (uint64_t)k;
-    }
+    if (fs_write_all(w->fd, p, n, "the Parquet file", err) != 0) return -1;
+    w->off += n;
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fsutil.h"
 #include "jsonsnap.h"
 #include "log.h"
 #include "parquet.h"
@@ -67,15 +68,6 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
     sn->st.last_ok = 1;
     sn->st.last_ok_unix = util_mstime() / 1000;
     return sn;
-}
-
-static int fsync_dir(const char *dir, struct kv_err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return kv_err_sys(err, "cannot open %s", dir);
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? 0 : kv_err_sys(err, "fsync of directory %s", dir);
 }
 
 static uint64_t file_size(const char *path)
@@ -247,7 +239,7 @@ static int write_file(struct snap *sn, uint64_t lsn, uint64_t *rows, struct kv_e
 static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *err)
 {
     if (rename(sn->tmp, sn->path) != 0) return kv_err_sys(err, "cannot rename %s", sn->tmp);
-    if (fsync_dir(sn->cfg.dir, err) != 0) return -1;
+    if (fs_fsync_dir(sn->cfg.dir, err) != 0) return -1;
     sn->lsn = lsn;
     sn->st.file_bytes = file_size(sn->path);
     /* The snapshot is durable from here on; what follows only tidies up, and a failure
@@ -257,7 +249,7 @@ static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *e
     if (wal_rebase(sn->wal, lsn, off, &e) != 0)
         log_warn("snapshot installed, but the WAL keeps the records it covers: %s", e.msg);
     if (sn->json_pending) {
-        if (rename(sn->json, sn->json_migrated) == 0 && fsync_dir(sn->cfg.dir, &e) == 0) {
+        if (rename(sn->json, sn->json_migrated) == 0 && fs_fsync_dir(sn->cfg.dir, &e) == 0) {
             sn->json_pending = 0;
             log_info("legacy %s migrated to Parquet; kept as %s", sn->json, sn->json_migrated);
         } else {

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "crc32c.h"
+#include "fsutil.h"
 #include "log.h"
 #include "util.h"
 #include "walfmt.h"
@@ -131,15 +132,6 @@ static void replay_finish(struct replay *r)
     }
 }
 
-static int fsync_dir(const char *dir, struct kv_err *err)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return kv_err_sys(err, "cannot open %s", dir);
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc == 0 ? 0 : kv_err_sys(err, "fsync of directory %s", dir);
-}
-
 /* Copies p[from..n) to <path>.broken-<ms> and fsyncs it. */
 static int save_broken(const struct wal *w, const unsigned char *p, size_t from, size_t n,
                        char *out, size_t outlen, struct kv_err *err)
@@ -147,15 +139,9 @@ static int save_broken(const struct wal *w, const unsigned char *p, size_t from,
     snprintf(out, outlen, "%s.broken-%lld", w->path, (long long)util_mstime());
     int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return kv_err_sys(err, "cannot create %s", out);
-    size_t off = from;
-    while (off < n) {
-        ssize_t k = write(fd, p + off, n - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            close(fd);
-            return kv_err_sys(err, "cannot write %s", out);
-        }
-        off += (size_t)k;
+    if (fs_write_all(fd, p + from, n - from, out, err) != 0) {
+        close(fd);
+        return -1;
     }
     int rc = fsync(fd);
     close(fd);
@@ -191,7 +177,7 @@ static int create_log(struct wal *w, struct kv_err *err)
     close(fd);
     if (rc != 0) return -1;
     w->written_off = WALF_FILE_HDR;
-    return fsync_dir(w->cfg.dir, err);
+    return fs_fsync_dir(w->cfg.dir, err);
 }
 
 /* Decides what to do about damage found by the scan; returns 0 to start, -1 to refuse. */
@@ -661,7 +647,7 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
     (void)reserve(w, 1);
     if (start_thread(w, err) != 0) return -1;
     /* A crash before this fsync leaves the old log, which recovery handles as well. */
-    return fsync_dir(w->cfg.dir, err);
+    return fs_fsync_dir(w->cfg.dir, err);
 }
 
 /* ---- open, close, queries ---- */

@@ -1,0 +1,31 @@
+/* fsutil.c - whole writes and directory fsync (see fsutil.h). */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+int fs_write_all(int fd, const void *p, size_t n, const char *what, struct kv_err *err)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO;
+            return kv_err_sys(err, "cannot write %s", what);
+        }
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int fs_fsync_dir(const char *dir, struct kv_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return kv_err_sys(err, "cannot open %s", dir);
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? 0 : kv_err_sys(err, "fsync of directory %s", dir);
+}
