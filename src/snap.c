@@ -421,11 +421,13 @@ static void on_child(struct ev_loop *loop, int fd, void *data, int mask)
             rows = -1;
         }
     }
+    /* The done hook may run commands a waiting client had pipelined, and a SAVE among them
+     * starts the next snapshot itself, which then also answers the requests that came
+     * during this one. */
+    int again = sn->again;
+    sn->again = 0;
     finish(sn, rows >= 0, rows >= 0 ? (uint64_t)rows : 0, why);
-    if (sn->again) {
-        sn->again = 0;
-        start_or_fail(sn);
-    }
+    if (again && sn->pid == 0) start_or_fail(sn);
 }
 
 /* ---- when ---- */

@@ -305,6 +305,31 @@ def test_bgsave_while_one_runs(server_factory):
     c.close()
 
 
+def test_pipelined_save_of_a_waiting_client_and_a_queued_request(server_factory):
+    """Client B pipelines SAVE SAVE: the first starts snapshot 1 and blocks B. Client A's SAVE
+    comes while it runs (it asks for another). When snapshot 1 ends, B's second SAVE starts
+    snapshot 2 itself; A's request must ride on it, not start a third (this used to trip an
+    assertion and kill the server)."""
+    h = server_factory(extra_args=SNAP_OFF)
+    load_keys(h.port, 1000)
+    b = RawClient(h.port, timeout=60)
+    b.send(encode_command("SAVE") + encode_command("SAVE"))
+    child = hold_snapshot_child(h, 1)
+    a = RawClient(h.port, timeout=60)
+    a.send(encode_command("SAVE"))
+    c = RawClient(h.port)
+    assert c.cmd("PING") == "PONG"  # A's SAVE, sent before, has been read by now
+    c.close()
+    os.kill(child, signal.SIGCONT)
+    assert b.read() == "OK" and b.read() == "OK"
+    assert a.read() == "OK"
+    f = info(b)
+    assert f["snapshot_count"] == "2" and f["snapshot_failures"] == "0", f
+    assert h.alive()
+    a.close()
+    b.close()
+
+
 # --------------------------------------------------------------------------- failures
 
 def test_killed_snapshot_child_fails_the_save(server_factory):
