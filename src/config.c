@@ -59,7 +59,7 @@ static const struct opt opts[] = {
     {"snapshot-compression", "PANDA_SNAPSHOT_COMPRESSION", OPT_CODEC, OFF(snapshot_codec), 0, 0,
      "zstd", "Parquet codec of snapshots: zstd, snappy or none"},
     {"snapshot-row-group-rows", "PANDA_SNAPSHOT_ROW_GROUP_ROWS", OPT_INT,
-     OFF(snapshot_row_group_rows), 1, INT32_MAX, "1048576", "rows per Parquet row group"},
+     OFF(snapshot_row_group_rows), 1, INT32_MAX, "131072", "rows per Parquet row group"},
     {"import", NULL, OPT_STR, OFF(import_file), 0, 0, "",
      "load the rows of this Parquet file at start-up (keys it holds are overwritten), then "
      "snapshot before serving"},

@@ -265,19 +265,26 @@ unsigned long ht_scan(struct ht *ht, unsigned long v, ht_visit_cb *cb, void *ctx
 
 #define HT_FOREACH_AHEAD 32
 
-void ht_foreach(struct ht *ht, ht_visit_cb *cb, void *ctx)
+void ht_foreach_part(struct ht *ht, unsigned part, unsigned nparts, ht_visit_cb *cb, void *ctx)
 {
+    kv_assert(part < nparts);
     for (int t = 0; t <= 1; t++) {
         if (!ht->tab[t]) continue;
-        size_t n = (size_t)1 << ht->exp[t];
-        for (size_t b = 0; b < n; b++) {
+        size_t n = (size_t)1 << ht->exp[t], lo = n / nparts * part;
+        size_t hi = part + 1 == nparts ? n : n / nparts * (part + 1);
+        for (size_t b = lo; b < hi; b++) {
             /* Nodes are scattered: load the ones HT_FOREACH_AHEAD buckets on while visiting
              * this one, or a full scan is one cache miss per node (snapshots walk it all). */
-            if (b + HT_FOREACH_AHEAD < n && ht->tab[t][b + HT_FOREACH_AHEAD])
+            if (b + HT_FOREACH_AHEAD < hi && ht->tab[t][b + HT_FOREACH_AHEAD])
                 __builtin_prefetch(ht->tab[t][b + HT_FOREACH_AHEAD]);
             visit_chain(ht->tab[t][b], cb, ctx);
         }
     }
+}
+
+void ht_foreach(struct ht *ht, ht_visit_cb *cb, void *ctx)
+{
+    ht_foreach_part(ht, 0, 1, cb, ctx);
 }
 
 static size_t chain_len(const struct ht_node *n)

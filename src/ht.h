@@ -103,6 +103,9 @@ typedef void ht_visit_cb(struct ht_node *node, void *ctx);
  * The callback must not modify the table. */
 unsigned long ht_scan(struct ht *ht, unsigned long cursor, ht_visit_cb *cb, void *ctx);
 /* Visits every node; the callback may unlink nothing. */
+/* Visits the nodes of bucket range part of nparts (every node in exactly one part); read-only,
+ * so parts may run on several threads at once while nothing changes the table. */
+void ht_foreach_part(struct ht *ht, unsigned part, unsigned nparts, ht_visit_cb *cb, void *ctx);
 void ht_foreach(struct ht *ht, ht_visit_cb *cb, void *ctx);
 /* A random node, or NULL if empty. Unlike Redis's, chains are sampled fairly. */
 struct ht_node *ht_random(struct ht *ht);

@@ -446,8 +446,13 @@ unsigned long ks_scan(struct ks *ks, unsigned long cursor, ks_visit_cb *cb, void
 
 void ks_foreach(struct ks *ks, ks_visit_cb *cb, void *ctx)
 {
+    ks_foreach_part(ks, 0, 1, cb, ctx);
+}
+
+void ks_foreach_part(struct ks *ks, unsigned part, unsigned nparts, ks_visit_cb *cb, void *ctx)
+{
     struct visit_ctx vc = {ks, cb, ctx};
-    ht_foreach(&ks->table, visit_live, &vc);
+    ht_foreach_part(&ks->table, part, nparts, visit_live, &vc);
 }
 
 void ks_maintain(struct ks *ks, int64_t us)

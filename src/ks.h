@@ -136,6 +136,9 @@ typedef void ks_visit_cb(const struct ks_entry *e, void *ctx);
 unsigned long ks_scan(struct ks *ks, unsigned long cursor, ks_visit_cb *cb, void *ctx);
 /* Visits every live entry; the callback must not modify the keyspace. */
 void ks_foreach(struct ks *ks, ks_visit_cb *cb, void *ctx);
+/* One part of nparts of the entries (ht_foreach_part): read-only, for several threads at once
+ * while nothing changes the keyspace (a snapshot child). */
+void ks_foreach_part(struct ks *ks, unsigned part, unsigned nparts, ks_visit_cb *cb, void *ctx);
 
 /* Bulk loading (start-up from a snapshot), about 4x faster than ks_put per key on a large
  * keyspace: entries are built as rows arrive; ks_bulk_finish sizes the table once and links

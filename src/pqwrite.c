@@ -35,6 +35,20 @@ struct pqw_col {
     int all_utf8; /* over the whole file: decides the STRING annotation */
 };
 
+/* What the footer says of one column chunk, kept until the footer is written (a part's
+ * offsets move when it is appended: pqw_append_part). */
+struct pqw_chunk_meta {
+    uint64_t offset, values, nulls, unc, comp; /* sizes include page headers */
+    int has_minmax;
+    struct buf min, max;
+    int64_t imin, imax;
+};
+
+struct pqw_rg_meta {
+    uint64_t rows;
+    struct pqw_chunk_meta col[NCOLS];
+};
+
 /* One finished page: its body, then (once compressed) its header and stored bytes. */
 struct pqw_job {
     int col;
@@ -51,8 +65,8 @@ struct pqw {
     struct pqw_col col[NCOLS];
     uint32_t rg_rows;
     uint64_t rg_bytes, rows;
-    struct buf rgs; /* encoded RowGroup structs, the footer's row_groups list */
-    uint32_t nrgs;
+    struct pqw_rg_meta *rg; /* the row groups written, for the footer */
+    size_t nrg, rg_cap;
     /* pages of the open row group, in order; slots (and their buffers) are reused */
     struct pqw_job *jobs;
     size_t njobs, cap;
@@ -96,7 +110,7 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
         w->col[i].optional = i == 2;
         w->col[i].all_utf8 = 1;
     }
-    if (write_all(w, PQ_MAGIC, PQ_MAGIC_LEN, err) != 0) {
+    if (!opts->part && write_all(w, PQ_MAGIC, PQ_MAGIC_LEN, err) != 0) {
         pqw_abort(w);
         return NULL;
     }
@@ -326,35 +340,31 @@ static void put_le64(char *out, int64_t v)
         out[i] = (char)((uint64_t)v >> (8 * i));
 }
 
-static void write_stats(struct thr_w *t, const struct pqw_col *c)
+static void write_stats(struct thr_w *t, int type, const struct pqw_chunk_meta *m)
 {
     thr_w_field(t, 12, THR_STRUCT);
     thr_w_struct_begin(t);
-    if (c->type == PQ_INT64 && c->has_minmax) {
+    if (type == PQ_INT64 && m->has_minmax) {
         char mx[8], mn[8];
-        put_le64(mx, c->imax);
-        put_le64(mn, c->imin);
+        put_le64(mx, m->imax);
+        put_le64(mn, m->imin);
         thr_w_field_binary(t, 1, mx, 8); /* legacy max/min: signed order, right for INT64 */
         thr_w_field_binary(t, 2, mn, 8);
-        thr_w_field_i64(t, 3, (int64_t)c->nulls);
+        thr_w_field_i64(t, 3, (int64_t)m->nulls);
         thr_w_field_binary(t, 5, mx, 8);
         thr_w_field_binary(t, 6, mn, 8);
     } else {
-        thr_w_field_i64(t, 3, (int64_t)c->nulls);
-        if (c->has_minmax && c->min.len <= PQW_MAX_STAT_BYTES && c->max.len <= PQW_MAX_STAT_BYTES) {
-            thr_w_field_binary(t, 5, c->max.data, c->max.len);
-            thr_w_field_binary(t, 6, c->min.data, c->min.len);
+        thr_w_field_i64(t, 3, (int64_t)m->nulls);
+        if (m->has_minmax && m->min.len <= PQW_MAX_STAT_BYTES && m->max.len <= PQW_MAX_STAT_BYTES) {
+            thr_w_field_binary(t, 5, m->max.data, m->max.len);
+            thr_w_field_binary(t, 6, m->min.data, m->min.len);
         }
     }
     thr_w_struct_end(t);
 }
 
-struct chunk_sizes {
-    uint64_t unc, comp; /* page headers included */
-};
-
-static void write_column_chunk(struct pqw *w, struct thr_w *t, const struct pqw_col *c,
-                               const struct chunk_sizes *sz, uint64_t offset)
+static void write_column_chunk(const struct pqw *w, struct thr_w *t, const struct pqw_col *c,
+                               const struct pqw_chunk_meta *m)
 {
     thr_w_struct_begin(t);
     thr_w_field_i64(t, 2, 0); /* file_offset: deprecated but required; readers ignore it */
@@ -369,12 +379,34 @@ static void write_column_chunk(struct pqw *w, struct thr_w *t, const struct pqw_
     thr_w_list(t, THR_BINARY, 1);
     thr_w_binary(t, c->name, strlen(c->name));
     thr_w_field_i32(t, 4, w->opts.codec);
-    thr_w_field_i64(t, 5, (int64_t)c->chunk_values);
-    thr_w_field_i64(t, 6, (int64_t)sz->unc);
-    thr_w_field_i64(t, 7, (int64_t)sz->comp);
-    thr_w_field_i64(t, 9, (int64_t)offset);
-    write_stats(t, c);
+    thr_w_field_i64(t, 5, (int64_t)m->values);
+    thr_w_field_i64(t, 6, (int64_t)m->unc);
+    thr_w_field_i64(t, 7, (int64_t)m->comp);
+    thr_w_field_i64(t, 9, (int64_t)m->offset);
+    write_stats(t, c->type, m);
     thr_w_struct_end(t);
+    thr_w_struct_end(t);
+}
+
+/* The footer's RowGroup struct for row group g. */
+static void write_row_group(const struct pqw *w, struct thr_w *t, size_t g)
+{
+    const struct pqw_rg_meta *rg = &w->rg[g];
+    uint64_t unc = 0, comp = 0;
+    thr_w_struct_begin(t);
+    thr_w_field(t, 1, THR_LIST);
+    thr_w_list(t, THR_STRUCT, NCOLS);
+    for (int i = 0; i < NCOLS; i++) {
+        write_column_chunk(w, t, &w->col[i], &rg->col[i]);
+        unc += rg->col[i].unc;
+        comp += rg->col[i].comp;
+    }
+    thr_w_field_i64(t, 2, (int64_t)unc);
+    thr_w_field_i64(t, 3, (int64_t)rg->rows);
+    thr_w_field_i64(t, 5, (int64_t)rg->col[0].offset);
+    thr_w_field_i64(t, 6, (int64_t)comp);
+    thr_w_field(t, 7, THR_I16);
+    thr_w_i32(t, (int32_t)g);
     thr_w_struct_end(t);
 }
 
@@ -392,19 +424,31 @@ static int wait_jobs(struct pqw *w, struct kv_err *err)
 }
 
 /* Writes one column's pages (they are in order within the job list); fills its sizes. */
-static int write_pages(struct pqw *w, int col, struct chunk_sizes *sz, struct kv_err *err)
+static int write_pages(struct pqw *w, int col, struct pqw_chunk_meta *m, struct kv_err *err)
 {
-    sz->unc = sz->comp = 0;
+    m->offset = w->off;
+    m->unc = m->comp = 0;
     for (size_t i = 0; i < w->njobs; i++) {
         struct pqw_job *j = &w->jobs[i];
         if (j->col != col) continue;
         if (write_all(w, j->hdr.data, j->hdr.len, err) != 0 ||
             write_all(w, j->comp.data, j->comp.len, err) != 0)
             return -1;
-        sz->unc += j->hdr.len + j->body.len;
-        sz->comp += j->hdr.len + j->comp.len;
+        m->unc += j->hdr.len + j->body.len;
+        m->comp += j->hdr.len + j->comp.len;
     }
     return 0;
+}
+
+static struct pqw_rg_meta *new_rg(struct pqw *w)
+{
+    if (w->nrg == w->rg_cap) {
+        w->rg_cap = w->rg_cap ? w->rg_cap * 2 : 8;
+        w->rg = kv_realloc(w->rg, w->rg_cap * sizeof(*w->rg));
+    }
+    struct pqw_rg_meta *rg = &w->rg[w->nrg++];
+    memset(rg, 0, sizeof(*rg));
+    return rg;
 }
 
 static int flush_row_group(struct pqw *w, struct kv_err *err)
@@ -413,31 +457,26 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
     for (int i = 0; i < NCOLS; i++)
         if (flush_page(w, i, err) != 0) return -1;
     if (wait_jobs(w, err) != 0) return -1;
-    struct thr_w t;
-    thr_w_init(&t, &w->rgs);
-    thr_w_struct_begin(&t);
-    thr_w_field(&t, 1, THR_LIST);
-    thr_w_list(&t, THR_STRUCT, NCOLS);
-    uint64_t start = w->off, unc = 0, comp = 0;
+    struct pqw_rg_meta *rg = new_rg(w);
+    rg->rows = w->rg_rows;
     for (int i = 0; i < NCOLS; i++) {
         struct pqw_col *c = &w->col[i];
-        struct chunk_sizes sz;
-        uint64_t at = w->off;
-        if (write_pages(w, i, &sz, err) != 0) return -1;
-        write_column_chunk(w, &t, c, &sz, at);
-        unc += sz.unc;
-        comp += sz.comp;
+        struct pqw_chunk_meta *m = &rg->col[i];
+        if (write_pages(w, i, m, err) != 0) return -1;
+        m->values = c->chunk_values;
+        m->nulls = c->nulls;
+        m->has_minmax = c->has_minmax;
+        m->imin = c->imin;
+        m->imax = c->imax;
+        if (c->has_minmax && c->type == PQ_BYTE_ARRAY) { /* the bounds move to the metadata */
+            m->min = c->min;
+            m->max = c->max;
+            buf_init(&c->min);
+            buf_init(&c->max);
+        }
         c->chunk_values = c->nulls = 0;
         c->has_minmax = 0;
     }
-    thr_w_field_i64(&t, 2, (int64_t)unc);
-    thr_w_field_i64(&t, 3, w->rg_rows);
-    thr_w_field_i64(&t, 5, (int64_t)start);
-    thr_w_field_i64(&t, 6, (int64_t)comp);
-    thr_w_field(&t, 7, THR_I16);
-    thr_w_i32(&t, (int32_t)w->nrgs);
-    thr_w_struct_end(&t);
-    w->nrgs++;
     w->rg_rows = 0;
     w->rg_bytes = 0;
     pthread_mutex_lock(&w->mu);
@@ -504,8 +543,9 @@ static void write_footer(struct pqw *w, struct buf *out)
         write_schema_leaf(&t, &w->col[i]);
     thr_w_field_i64(&t, 3, (int64_t)w->rows);
     thr_w_field(&t, 4, THR_LIST);
-    thr_w_list(&t, THR_STRUCT, w->nrgs);
-    buf_append(out, w->rgs.data, w->rgs.len);
+    thr_w_list(&t, THR_STRUCT, (uint32_t)w->nrg);
+    for (size_t g = 0; g < w->nrg; g++)
+        write_row_group(w, &t, g);
     char ver[16], lsn[24];
     snprintf(ver, sizeof(ver), "%d", PQ_FORMAT_VERSION);
     snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long)w->opts.lsn);
@@ -522,6 +562,35 @@ static void write_footer(struct pqw *w, struct buf *out)
         thr_w_struct_end(&t);
     }
     thr_w_struct_end(&t);
+}
+
+int pqw_append_part(struct pqw *w, struct pqw *part, int part_fd, struct kv_err *err)
+{
+    kv_assert(part->opts.part && !w->opts.part && part->opts.codec == w->opts.codec);
+    int rc = flush_row_group(w, err) == 0 && flush_row_group(part, err) == 0 ? 0 : -1;
+    uint64_t base = w->off;
+    off64_t from = 0;
+    for (uint64_t left = part->off; rc == 0 && left > 0;) {
+        ssize_t n = copy_file_range(part_fd, &from, w->fd, NULL, left, 0);
+        if (n <= 0)
+            rc = kv_err_sys(err, "cannot copy a part into the Parquet file");
+        else
+            left -= (uint64_t)n, w->off += (uint64_t)n;
+    }
+    for (size_t g = 0; rc == 0 && g < part->nrg; g++) { /* row groups move, bounds included */
+        struct pqw_rg_meta *rg = new_rg(w);
+        *rg = part->rg[g];
+        for (int i = 0; i < NCOLS; i++)
+            rg->col[i].offset += base;
+    }
+    if (rc == 0) {
+        part->nrg = 0;
+        w->rows += part->rows;
+        for (int i = 0; i < NCOLS; i++)
+            w->col[i].all_utf8 &= part->col[i].all_utf8;
+    }
+    pqw_abort(part);
+    return rc;
 }
 
 int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
@@ -566,7 +635,13 @@ void pqw_abort(struct pqw *w)
         buf_deinit(&w->jobs[i].comp);
     }
     kv_free(w->jobs);
-    buf_deinit(&w->rgs);
+    for (size_t g = 0; g < w->nrg; g++) {
+        for (int i = 0; i < NCOLS; i++) {
+            buf_deinit(&w->rg[g].col[i].min);
+            buf_deinit(&w->rg[g].col[i].max);
+        }
+    }
+    kv_free(w->rg);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     kv_free(w);

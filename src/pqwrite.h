@@ -27,7 +27,7 @@
 
 #include "err.h"
 
-#define PQW_ROW_GROUP_ROWS  (1u << 20)   /* default rows per row group */
+#define PQW_ROW_GROUP_ROWS  (1u << 17)   /* default rows per row group (DuckDB: 122,880) */
 #define PQW_ROW_GROUP_BYTES (256u << 20) /* a row group also ends at this much page data */
 #define PQW_PAGE_BYTES      (1u << 20)   /* uncompressed bytes per data page (one value more) */
 #define PQW_MAX_STAT_BYTES  256          /* longer min/max bounds are left out */
@@ -37,6 +37,7 @@ struct pqw_opts {
     uint32_t row_group_rows; /* 0 = PQW_ROW_GROUP_ROWS */
     uint64_t lsn;            /* written as PQ_META_LSN */
     int threaded;            /* compress pages on a second thread while rows are encoded */
+    int part;                /* a part for pqw_append_part: no magic, never finished */
 };
 
 struct pqw;
@@ -45,6 +46,11 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err);
 /* expire_at_ms < 0 means no TTL (null). */
 int pqw_add(struct pqw *w, const void *key, size_t klen, const void *val, size_t vlen,
             int64_t expire_at_ms, struct kv_err *err);
+/* Parallel writing: rows of one file may be written by several writers at once, each on its
+ * own thread, the extra ones as parts (opts.part) into their own files, opened for reading
+ * too. pqw_append_part then copies a part's row groups to the end of w's file and adds them
+ * to w's footer; it frees part either way (its file is the caller's). */
+int pqw_append_part(struct pqw *w, struct pqw *part, int part_fd, struct kv_err *err);
 /* Writes the last row group and the footer, frees w. *bytes (if not NULL) = file size. */
 int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err);
 void pqw_abort(struct pqw *w);

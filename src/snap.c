@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 
 struct snap {
     struct snap_config cfg;
-    char path[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 8];
+    char path[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 8], tmp_part[SNAP_PATH_MAX + 8];
     char json[SNAP_PATH_MAX], json_migrated[SNAP_PATH_MAX];
     struct ev_loop *loop;
     struct ks *ks;
@@ -62,6 +63,8 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
     sn->pidfd = sn->errfd = -1;
     set_path(sn->path, sizeof(sn->path), cfg->dir, SNAP_FILE);
     set_path(sn->tmp, sizeof(sn->tmp), cfg->dir, SNAP_FILE SNAP_TMP_SUFFIX);
+    set_path(sn->tmp_part, sizeof(sn->tmp_part), cfg->dir,
+             SNAP_FILE SNAP_TMP_SUFFIX SNAP_PART_SUFFIX);
     set_path(sn->json, sizeof(sn->json), cfg->dir, SNAP_JSON_FILE);
     set_path(sn->json_migrated, sizeof(sn->json_migrated), cfg->dir, SNAP_JSON_MIGRATED);
     sn->st.loaded_from = "none";
@@ -157,6 +160,8 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
     ks->now_ms = util_mstime();
     *lsn = 0;
     if (unlink(sn->tmp) == 0) log_warn("removed %s left by an interrupted snapshot", sn->tmp);
+    if (unlink(sn->tmp_part) == 0)
+        log_warn("removed %s left by an interrupted snapshot", sn->tmp_part);
     int64_t t0 = util_monotonic_us();
     if (access(sn->path, F_OK) == 0) {
         if (load_parquet(sn, "snapshot", sn->path, lsn, err) != 0) return -1;
@@ -213,25 +218,64 @@ static void write_entry(const struct ks_entry *e, void *arg)
         x->rows++;
 }
 
+/* The second half of the keyspace, written by a second thread into its own file while the
+ * caller writes the first (both cores encode and compress); then appended. */
+struct half {
+    struct snap *sn;
+    struct write_ctx x;
+    struct kv_err err;
+};
+
+static void *half_main(void *arg)
+{
+    struct half *h = arg;
+    ks_foreach_part(h->sn->ks, 1, SNAP_PARTS, write_entry, &h->x);
+    return NULL;
+}
+
 /* Writes the keyspace to the temporary file and fdatasyncs it. */
 static int write_file(struct snap *sn, uint64_t lsn, uint64_t *rows, struct kv_err *err)
 {
     int fd = open(sn->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return kv_err_sys(err, "cannot create %s", sn->tmp);
-    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 1};
-    struct write_ctx x = {pqw_open(fd, &o, err), err, 0, 0};
-    int rc = -1;
-    if (x.w) {
-        ks_foreach(sn->ks, write_entry, &x);
-        if (x.failed)
-            pqw_abort(x.w);
-        else
-            rc = pqw_finish(x.w, NULL, err);
+    int pfd = open(sn->tmp_part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (pfd < 0) {
+        close(fd);
+        unlink(sn->tmp);
+        return kv_err_sys(err, "cannot create %s", sn->tmp_part);
     }
+    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0, 0};
+    struct pqw_opts po = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0, 1};
+    struct write_ctx x = {pqw_open(fd, &o, err), err, 0, 0};
+    struct half h = {.sn = sn};
+    h.x = (struct write_ctx){pqw_open(pfd, &po, &h.err), &h.err, 0, 0};
+    pthread_t t;
+    int threaded = x.w && h.x.w && pthread_create(&t, NULL, half_main, &h) == 0;
+    if (x.w && h.x.w) {
+        ks_foreach_part(sn->ks, 0, SNAP_PARTS, write_entry, &x);
+        if (threaded)
+            pthread_join(t, NULL);
+        else
+            half_main(&h);
+    } else if (!h.x.w) {
+        *err = h.err;
+    }
+    int rc = -1;
+    if (x.failed || h.x.failed || !x.w || !h.x.w) {
+        if (h.x.failed && !x.failed) *err = h.err;
+        pqw_abort(x.w);
+        pqw_abort(h.x.w);
+    } else if (pqw_append_part(x.w, h.x.w, pfd, err) != 0) {
+        pqw_abort(x.w);
+    } else {
+        rc = pqw_finish(x.w, NULL, err);
+    }
+    close(pfd);
+    unlink(sn->tmp_part);
     if (rc == 0 && fdatasync(fd) != 0) rc = kv_err_sys(err, "fdatasync of %s", sn->tmp);
     close(fd);
     if (rc != 0) unlink(sn->tmp);
-    *rows = x.rows;
+    *rows = x.rows + h.x.rows;
     return rc;
 }
 

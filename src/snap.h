@@ -39,6 +39,8 @@
 
 #define SNAP_FILE          "kv_database.parquet"
 #define SNAP_TMP_SUFFIX    ".tmp"
+#define SNAP_PART_SUFFIX   ".1" /* the second half, written beside the first, then appended */
+#define SNAP_PARTS         2    /* threads that write a snapshot (this machine has 2 cores) */
 #define SNAP_JSON_FILE     "kv_database.json"
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4

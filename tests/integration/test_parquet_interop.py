@@ -424,12 +424,15 @@ def test_several_row_groups(server_factory, tmp_path):
     assert_same_state(got["state"], want, "5000 rows in row groups of 1000")
     check_lookups(snap_path(h))
     for meta in (got["duck_meta"], got["hyp_meta"]):
-        assert meta["row_groups"] == 5, meta
-        assert [int(n) for n in meta["row_group_rows"]] == [1000] * 5, meta
+        # Two threads write a snapshot, each half of the keys in groups of at most 1000 rows,
+        # so at most two groups are partly filled.
+        counts = [int(n) for n in meta["row_group_rows"]]
+        assert sum(counts) == 5000 and max(counts) == 1000, meta
+        assert meta["row_groups"] in (5, 6) and sum(n < 1000 for n in counts) <= 2, meta
     check_types(got, key_text=True, value_text=True)
 
     h2 = restart_from_file(server_factory, tmp_path, snap_path(h), "restore")
-    assert_served(h2, want, "server started from a 5-row-group snapshot")
+    assert_served(h2, want, "server started from a several-row-group snapshot")
 
 
 @pytest.mark.parametrize("codec", ["zstd", "snappy", "none"])

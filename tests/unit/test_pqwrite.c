@@ -117,7 +117,7 @@ static void test_page_crcs(void)
     struct row rows[200];
     for (int i = 0; i < 200; i++)
         make_row(&rows[i], i, 1);
-    struct pqw_opts o = {PQ_ZSTD, 0, 1, 0};
+    struct pqw_opts o = {PQ_ZSTD, 0, 1, 0, 0};
     size_t size = 0;
     char *file = write_rows(rows, 200, &o, &size);
     size_t off = 4, pages = 0, good = 0;
@@ -151,10 +151,44 @@ static void test_page_crcs(void)
         free(rows[i].val);
 }
 
+/* Two writers, the second as a part appended to the first: one file with both halves. */
+static void test_parts(void)
+{
+    enum { N = 700 };
+    struct row *rows = calloc(N, sizeof(*rows));
+    for (int i = 0; i < N; i++)
+        make_row(&rows[i], i, 0);
+    int fd = memfd_create("pq", 0), pfd = memfd_create("part", 0);
+    struct kv_err err;
+    struct pqw_opts o = {PQ_ZSTD, 100, 5, 0, 0}, po = {PQ_ZSTD, 100, 5, 0, 1};
+    struct pqw *w = pqw_open(fd, &o, &err), *part = pqw_open(pfd, &po, &err);
+    int ok_add = w && part;
+    for (int i = 0; ok_add && i < N; i++) /* rows 0..299 in w, 300.. in the part */
+        ok_add = pqw_add(i < 300 ? w : part, rows[i].key, rows[i].klen, rows[i].val, rows[i].vlen,
+                         rows[i].expire, &err) == 0;
+    uint64_t bytes = 0;
+    int rc = ok_add && pqw_append_part(w, part, pfd, &err) == 0 && pqw_finish(w, &bytes, &err) == 0;
+    ok(rc, "parts: appended and finished (%s)", rc ? "ok" : err.msg);
+    char *file = malloc(bytes);
+    ok(pread(fd, file, bytes, 0) == (ssize_t)bytes, "parts: read back");
+    struct got g = {rows, 0, 0};
+    struct pqr_info info;
+    rc = pqr_read_mem(file, bytes, check_row, &g, &info, &err);
+    ok(rc == 0 && g.n == N && g.bad == 0, "parts: %zu rows in order, %zu differ (%s)", g.n, g.bad,
+       rc ? err.msg : "ok");
+    ok(info.row_groups == 7 && info.rows == N, "parts: 3 + 4 row groups (%u)", info.row_groups);
+    free(file);
+    close(fd);
+    close(pfd);
+    for (int i = 0; i < N; i++)
+        free(rows[i].val);
+    free(rows);
+}
+
 static void test_bad_codec(void)
 {
     struct kv_err err;
-    struct pqw_opts o = {PQ_BROTLI, 0, 1, 0};
+    struct pqw_opts o = {PQ_BROTLI, 0, 1, 0, 0};
     ok(pqw_open(-1, &o, &err) == NULL && strstr(err.msg, "BROTLI"),
        "an unwritable codec is refused by name (%s)", err.msg);
 }
@@ -167,19 +201,20 @@ int main(void)
             char name[64];
             snprintf(name, sizeof(name), "codec %d, %s", codecs[c],
                      threaded ? "threaded" : "inline");
-            struct pqw_opts o = {codecs[c], 0, 42 + c, threaded};
+            struct pqw_opts o = {codecs[c], 0, 42 + c, threaded, 0};
             round_trip(name, 1000, 0, &o, 1);
         }
     }
-    struct pqw_opts zero = {PQ_ZSTD, 0, 7, 1};
+    struct pqw_opts zero = {PQ_ZSTD, 0, 7, 1, 0};
     round_trip("zero rows", 0, 0, &zero, 0);
-    struct pqw_opts groups = {PQ_SNAPPY, 300, 9, 1};
+    struct pqw_opts groups = {PQ_SNAPPY, 300, 9, 1, 0};
     round_trip("row groups of 300", 1000, 0, &groups, 4);
-    struct pqw_opts pages = {PQ_ZSTD, 0, 11, 1};
+    struct pqw_opts pages = {PQ_ZSTD, 0, 11, 1, 0};
     round_trip("pages over 1 MiB of values", 60, 1, &pages, 1);
-    struct pqw_opts pages_groups = {PQ_UNCOMPRESSED, 16, 12, 0};
+    struct pqw_opts pages_groups = {PQ_UNCOMPRESSED, 16, 12, 0, 0};
     round_trip("large values, small row groups", 60, 1, &pages_groups, 4);
     test_page_crcs();
+    test_parts();
     test_bad_codec();
     return done();
 }
