@@ -2,7 +2,6 @@
 #include "pqwrite.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,8 +16,7 @@
 #include "thrift.h"
 #include "util.h"
 
-#define NCOLS       3
-#define PQW_BACKLOG 2 /* pages left to the compression thread before the caller helps */
+#define NCOLS 3
 
 struct pqw_col {
     const char *name;
@@ -49,13 +47,12 @@ struct pqw_rg_meta {
     struct pqw_chunk_meta col[NCOLS];
 };
 
-/* One finished page: its body, then (once compressed) its header and stored bytes. */
-struct pqw_job {
+/* One finished page of the open row group, kept until the row group is written: its header
+ * and stored (compressed) bytes. */
+struct pqw_page {
     int col;
-    uint32_t values;
-    struct buf body, hdr, comp;
-    int failed;
-    struct kv_err err;
+    size_t unc; /* body bytes before compression */
+    struct buf hdr, comp;
 };
 
 struct pqw {
@@ -68,18 +65,10 @@ struct pqw {
     struct pqw_rg_meta *rg; /* the row groups written, for the footer */
     size_t nrg, rg_cap;
     /* pages of the open row group, in order; slots (and their buffers) are reused */
-    struct pqw_job *jobs;
-    size_t njobs, cap;
-    /* jobs[next..njobs) wait; the compression thread and, when it falls behind, the caller's
-     * thread claim them in order; finished counts the ones compressed */
-    int threaded, stop;
-    size_t next, finished;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    struct pqw_page *pages;
+    size_t npages, cap;
+    struct buf scratch; /* an optional column's page body: levels, then values */
 };
-
-static void *compress_main(void *arg);
 
 static int write_all(struct pqw *w, const void *p, size_t n, struct kv_err *err)
 {
@@ -98,10 +87,6 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
     struct pqw *w = kv_calloc(1, sizeof(*w));
     w->fd = fd;
     w->opts = *opts;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (opts->threaded && pthread_create(&w->thread, NULL, compress_main, w) == 0)
-        w->threaded = 1; /* without the thread, pages are compressed inline */
     if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
     static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
     for (int i = 0; i < NCOLS; i++) {
@@ -224,113 +209,46 @@ static void page_header(struct buf *out, uint32_t unc, uint32_t comp, uint32_t c
     thr_w_struct_end(&t);
 }
 
-/* Compresses a job's body and builds its page header (on the compression thread, or inline). */
-static void compress_job(struct pqw *w, struct pqw_job *j)
+/* A free page slot at the end of the row group's list. */
+static struct pqw_page *next_slot(struct pqw *w)
 {
-    j->comp.len = j->hdr.len = 0;
-    if (pqc_compress(w->opts.codec, j->body.data, j->body.len, &j->comp, &j->err) != 0) {
-        j->failed = 1;
-        return;
-    }
-    if (j->comp.len > INT32_MAX) {
-        kv_err_set(&j->err, KV_ELIMIT, "compressed page of %zu bytes", j->comp.len);
-        j->failed = 1;
-        return;
-    }
-    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)j->comp.data, (uInt)j->comp.len);
-    page_header(&j->hdr, (uint32_t)j->body.len, (uint32_t)j->comp.len, crc, j->values);
-}
-
-/* Claims the next waiting job and compresses it; called and returns with w->mu held. */
-static void run_one(struct pqw *w)
-{
-    struct pqw_job *j = &w->jobs[w->next++];
-    pthread_mutex_unlock(&w->mu);
-    compress_job(w, j);
-    pthread_mutex_lock(&w->mu);
-    w->finished++;
-    pthread_cond_broadcast(&w->cv);
-}
-
-static void *compress_main(void *arg)
-{
-    struct pqw *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->stop && w->next == w->njobs)
-            pthread_cond_wait(&w->cv, &w->mu);
-        if (w->next == w->njobs) break; /* stopping with nothing left */
-        run_one(w);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-/* The caller's thread compresses waiting jobs while more than `keep` wait (compression is the
- * slower half: sharing it keeps both cores busy), then, with keep 0, waits for the rest. */
-static void help_until(struct pqw *w, size_t keep)
-{
-    pthread_mutex_lock(&w->mu);
-    while (w->njobs - w->next > keep)
-        run_one(w);
-    while (keep == 0 && w->finished < w->njobs)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* A free job slot at the end of the row group's list. The array only grows when every job is
- * finished, so it never moves under the compression thread. */
-static struct pqw_job *next_slot(struct pqw *w)
-{
-    if (w->njobs == w->cap) {
-        if (w->threaded) help_until(w, 0);
+    if (w->npages == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
-        w->jobs = kv_realloc(w->jobs, cap * sizeof(*w->jobs));
-        memset(w->jobs + w->cap, 0, (cap - w->cap) * sizeof(*w->jobs));
+        w->pages = kv_realloc(w->pages, cap * sizeof(*w->pages));
+        memset(w->pages + w->cap, 0, (cap - w->cap) * sizeof(*w->pages));
         w->cap = cap;
     }
-    struct pqw_job *j = &w->jobs[w->njobs];
-    j->failed = 0;
-    return j;
+    return &w->pages[w->npages];
 }
 
-/* Ends the column's open page: hands its body to the compression thread (or compresses it
- * here) and starts an empty one. */
+/* Ends the column's open page: compresses it into a job kept until the row group is written,
+ * and starts an empty one. */
 static int flush_page(struct pqw *w, int col, struct kv_err *err)
 {
     struct pqw_col *c = &w->col[col];
     if (c->page_values == 0) return 0;
-    struct pqw_job *j = next_slot(w);
-    j->col = col;
-    j->values = c->page_values;
-    if (c->optional) {
-        j->body.len = 0;
-        encode_defs(&j->body, (const uint8_t *)c->defs.data, c->page_values);
-        buf_append(&j->body, c->page.data, c->page.len);
-        c->page.len = 0;
-    } else { /* swap buffers: the page's bytes move to the job, the job's old buffer is reused */
-        struct buf t = j->body;
-        j->body = c->page;
-        c->page = t;
-        c->page.len = 0;
+    const struct buf *body = &c->page;
+    if (c->optional) { /* definition levels, then the values */
+        w->scratch.len = 0;
+        encode_defs(&w->scratch, (const uint8_t *)c->defs.data, c->page_values);
+        buf_append(&w->scratch, c->page.data, c->page.len);
+        body = &w->scratch;
     }
-    if (j->body.len > INT32_MAX)
-        return kv_err_set(err, KV_ELIMIT, "a page of %zu bytes exceeds Parquet's limit",
-                          j->body.len);
+    if (body->len > INT32_MAX)
+        return kv_err_set(err, KV_ELIMIT, "a page of %zu bytes exceeds Parquet's limit", body->len);
+    struct pqw_page *j = next_slot(w);
+    j->col = col;
+    j->unc = body->len;
+    j->comp.len = j->hdr.len = 0;
+    if (pqc_compress(w->opts.codec, body->data, body->len, &j->comp, err) != 0) return -1;
+    if (j->comp.len > INT32_MAX)
+        return kv_err_set(err, KV_ELIMIT, "compressed page of %zu bytes", j->comp.len);
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)j->comp.data, (uInt)j->comp.len);
+    page_header(&j->hdr, (uint32_t)body->len, (uint32_t)j->comp.len, crc, c->page_values);
+    w->npages++;
     c->chunk_values += c->page_values;
     c->page_values = 0;
-    c->defs.len = 0;
-    if (!w->threaded) {
-        compress_job(w, j);
-        w->njobs = w->next = w->finished = w->njobs + 1;
-        if (j->failed) *err = j->err;
-        return j->failed ? -1 : 0;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->njobs++;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    help_until(w, PQW_BACKLOG);
+    c->page.len = c->defs.len = 0;
     return 0;
 }
 
@@ -410,31 +328,18 @@ static void write_row_group(const struct pqw *w, struct thr_w *t, size_t g)
     thr_w_struct_end(t);
 }
 
-/* Finishes every page of the row group (helping the compression thread). */
-static int wait_jobs(struct pqw *w, struct kv_err *err)
-{
-    if (w->threaded) help_until(w, 0);
-    for (size_t i = 0; i < w->njobs; i++) {
-        if (w->jobs[i].failed) {
-            *err = w->jobs[i].err;
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* Writes one column's pages (they are in order within the job list); fills its sizes. */
 static int write_pages(struct pqw *w, int col, struct pqw_chunk_meta *m, struct kv_err *err)
 {
     m->offset = w->off;
     m->unc = m->comp = 0;
-    for (size_t i = 0; i < w->njobs; i++) {
-        struct pqw_job *j = &w->jobs[i];
+    for (size_t i = 0; i < w->npages; i++) {
+        struct pqw_page *j = &w->pages[i];
         if (j->col != col) continue;
         if (write_all(w, j->hdr.data, j->hdr.len, err) != 0 ||
             write_all(w, j->comp.data, j->comp.len, err) != 0)
             return -1;
-        m->unc += j->hdr.len + j->body.len;
+        m->unc += j->hdr.len + j->unc;
         m->comp += j->hdr.len + j->comp.len;
     }
     return 0;
@@ -456,7 +361,6 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
     if (w->rg_rows == 0) return 0;
     for (int i = 0; i < NCOLS; i++)
         if (flush_page(w, i, err) != 0) return -1;
-    if (wait_jobs(w, err) != 0) return -1;
     struct pqw_rg_meta *rg = new_rg(w);
     rg->rows = w->rg_rows;
     for (int i = 0; i < NCOLS; i++) {
@@ -479,9 +383,7 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
     }
     w->rg_rows = 0;
     w->rg_bytes = 0;
-    pthread_mutex_lock(&w->mu);
-    w->njobs = w->next = w->finished = 0;
-    pthread_mutex_unlock(&w->mu);
+    w->npages = 0;
     return 0;
 }
 
@@ -615,13 +517,6 @@ int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
 void pqw_abort(struct pqw *w)
 {
     if (!w) return;
-    if (w->threaded) {
-        pthread_mutex_lock(&w->mu);
-        w->stop = 1;
-        pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->thread, NULL);
-    }
     for (int i = 0; i < NCOLS; i++) {
         struct pqw_col *c = &w->col[i];
         buf_deinit(&c->page);
@@ -630,11 +525,11 @@ void pqw_abort(struct pqw *w)
         buf_deinit(&c->max);
     }
     for (size_t i = 0; i < w->cap; i++) {
-        buf_deinit(&w->jobs[i].body);
-        buf_deinit(&w->jobs[i].hdr);
-        buf_deinit(&w->jobs[i].comp);
+        buf_deinit(&w->pages[i].hdr);
+        buf_deinit(&w->pages[i].comp);
     }
-    kv_free(w->jobs);
+    kv_free(w->pages);
+    buf_deinit(&w->scratch);
     for (size_t g = 0; g < w->nrg; g++) {
         for (int i = 0; i < NCOLS; i++) {
             buf_deinit(&w->rg[g].col[i].min);
@@ -642,7 +537,5 @@ void pqw_abort(struct pqw *w)
         }
     }
     kv_free(w->rg);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
     kv_free(w);
 }

@@ -15,9 +15,8 @@
  * written to the fd when full. The writer does not fsync or close the fd: the caller does.
  *
  * Errors: a failed write or an unusable codec returns -1 with err set; the writer is then only
- * good for pqw_abort. Threads: one writer per thread; no shared state. With opts.threaded the
- * writer runs its own compression thread (joined by pqw_finish/pqw_abort): pages are encoded
- * on the caller's thread and compressed on that one, in order.
+ * good for pqw_abort. Threads: one writer per thread; no shared state (several writers on
+ * several threads make one file with pqw_append_part).
  */
 #ifndef PANDA_PQWRITE_H
 #define PANDA_PQWRITE_H
@@ -36,7 +35,6 @@ struct pqw_opts {
     int codec;               /* enum pq_codec: UNCOMPRESSED, SNAPPY, ZSTD (GZIP, LZ4_RAW too) */
     uint32_t row_group_rows; /* 0 = PQW_ROW_GROUP_ROWS */
     uint64_t lsn;            /* written as PQ_META_LSN */
-    int threaded;            /* compress pages on a second thread while rows are encoded */
     int part;                /* a part for pqw_append_part: no magic, never finished */
 };
 

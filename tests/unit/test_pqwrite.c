@@ -1,7 +1,7 @@
 /*
  * Unit tests of the Parquet writer (src/pqwrite.c), read back with Panda's reader: rows,
- * binary and empty values, TTLs, zero rows, several row groups and pages, every codec, with
- * and without the compression thread, the footer's metadata, and the bytes the format fixes
+ * binary and empty values, TTLs, zero rows, several row groups and pages, every codec, parts
+ * appended by pqw_append_part, the footer's metadata, and the bytes the format fixes
  * (magics, footer length, page CRCs). Interop with DuckDB and hyparquet is tested in
  * tests/integration/test_parquet_interop.py.
  *
@@ -117,7 +117,7 @@ static void test_page_crcs(void)
     struct row rows[200];
     for (int i = 0; i < 200; i++)
         make_row(&rows[i], i, 1);
-    struct pqw_opts o = {PQ_ZSTD, 0, 1, 0, 0};
+    struct pqw_opts o = {PQ_ZSTD, 0, 1, 0};
     size_t size = 0;
     char *file = write_rows(rows, 200, &o, &size);
     size_t off = 4, pages = 0, good = 0;
@@ -160,7 +160,7 @@ static void test_parts(void)
         make_row(&rows[i], i, 0);
     int fd = memfd_create("pq", 0), pfd = memfd_create("part", 0);
     struct kv_err err;
-    struct pqw_opts o = {PQ_ZSTD, 100, 5, 0, 0}, po = {PQ_ZSTD, 100, 5, 0, 1};
+    struct pqw_opts o = {PQ_ZSTD, 100, 5, 0}, po = {PQ_ZSTD, 100, 5, 1};
     struct pqw *w = pqw_open(fd, &o, &err), *part = pqw_open(pfd, &po, &err);
     int ok_add = w && part;
     for (int i = 0; ok_add && i < N; i++) /* rows 0..299 in w, 300.. in the part */
@@ -188,7 +188,7 @@ static void test_parts(void)
 static void test_bad_codec(void)
 {
     struct kv_err err;
-    struct pqw_opts o = {PQ_BROTLI, 0, 1, 0, 0};
+    struct pqw_opts o = {PQ_BROTLI, 0, 1, 0};
     ok(pqw_open(-1, &o, &err) == NULL && strstr(err.msg, "BROTLI"),
        "an unwritable codec is refused by name (%s)", err.msg);
 }
@@ -197,21 +197,18 @@ int main(void)
 {
     static const int codecs[] = {PQ_UNCOMPRESSED, PQ_SNAPPY, PQ_ZSTD, PQ_GZIP, PQ_LZ4_RAW};
     for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
-        for (int threaded = 0; threaded <= 1; threaded++) {
-            char name[64];
-            snprintf(name, sizeof(name), "codec %d, %s", codecs[c],
-                     threaded ? "threaded" : "inline");
-            struct pqw_opts o = {codecs[c], 0, 42 + c, threaded, 0};
-            round_trip(name, 1000, 0, &o, 1);
-        }
+        char name[64];
+        snprintf(name, sizeof(name), "codec %d", codecs[c]);
+        struct pqw_opts o = {codecs[c], 0, 42 + c, 0};
+        round_trip(name, 1000, 0, &o, 1);
     }
-    struct pqw_opts zero = {PQ_ZSTD, 0, 7, 1, 0};
+    struct pqw_opts zero = {PQ_ZSTD, 0, 7, 0};
     round_trip("zero rows", 0, 0, &zero, 0);
-    struct pqw_opts groups = {PQ_SNAPPY, 300, 9, 1, 0};
+    struct pqw_opts groups = {PQ_SNAPPY, 300, 9, 0};
     round_trip("row groups of 300", 1000, 0, &groups, 4);
-    struct pqw_opts pages = {PQ_ZSTD, 0, 11, 1, 0};
+    struct pqw_opts pages = {PQ_ZSTD, 0, 11, 0};
     round_trip("pages over 1 MiB of values", 60, 1, &pages, 1);
-    struct pqw_opts pages_groups = {PQ_UNCOMPRESSED, 16, 12, 0, 0};
+    struct pqw_opts pages_groups = {PQ_UNCOMPRESSED, 16, 12, 0};
     round_trip("large values, small row groups", 60, 1, &pages_groups, 4);
     test_page_crcs();
     test_parts();
