@@ -244,8 +244,8 @@ static int write_file(struct snap *sn, uint64_t lsn, uint64_t *rows, struct kv_e
         unlink(sn->tmp);
         return kv_err_sys(err, "cannot create %s", sn->tmp_part);
     }
-    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0, 0};
-    struct pqw_opts po = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0, 1};
+    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0};
+    struct pqw_opts po = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 1};
     struct write_ctx x = {pqw_open(fd, &o, err), err, 0, 0};
     struct half h = {.sn = sn};
     h.x = (struct write_ctx){pqw_open(pfd, &po, &h.err), &h.err, 0, 0};
