@@ -280,12 +280,14 @@ durable_requests_for() { # PIPELINE -> -n
 # xr RATIO: "1.23x", or "n/a".
 xr() { if [ "$1" = "n/a" ] || [ -z "$1" ]; then printf 'n/a\n'; else printf '%sx\n' "$1"; fi; }
 
-# verdict RATIO TARGET: "met" / "not met" / "n/a".
+# verdict RATIO TARGET [max]: "met" when RATIO >= TARGET (with max: RATIO <= TARGET),
+# "NOT met", or "n/a".
 verdict() {
     if [ "$1" = "n/a" ] || [ -z "$1" ]; then
         printf 'n/a\n'
     else
-        awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "NOT met" }'
+        awk -v r="$1" -v t="$2" -v max="${3:-}" \
+            'BEGIN { ok = max ? r + 0 <= t + 0 : r + 0 >= t + 0; print ok ? "met" : "NOT met" }'
     fi
 }
 
@@ -685,15 +687,6 @@ section_replay() {
 # sn_tool ARGS...: bench/snapshot_tool.py (gen / ready / loop, see its docstring).
 sn_tool() { "$BENCH_PYTHON" "$BENCH_DIR/snapshot_tool.py" "$@"; }
 
-# verdict_max RATIO LIMIT: "met" when RATIO <= LIMIT, "NOT met", or "n/a".
-verdict_max() {
-    if [ "$1" = "n/a" ] || [ -z "$1" ]; then
-        printf 'n/a\n'
-    else
-        awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 <= t + 0) ? "met" : "NOT met" }'
-    fi
-}
-
 # _sn_timed NAME CMD: run `redis-cli CMD` against NAME (SNAPSHOT or SAVE, which
 # reply +OK once the file is written) and set SN_MS to its wall time in ms
 # (redis-cli start to exit). Returns 1 with BENCH_LAST_ERROR set unless the
@@ -1071,7 +1064,7 @@ section_snapshot() {
         "with panda's snapshot_last_duration_ms) ($(verdict "$r_snap" 4))"
     emit ""
     emit "target: snapshot file <= 0.5x the RDB - measured: $(xr "$r_size")" \
-        "(${sn_bytes[panda]:-n/a} vs ${sn_bytes[redis]:-n/a} bytes) ($(verdict_max "$r_size" 0.5))"
+        "(${sn_bytes[panda]:-n/a} vs ${sn_bytes[redis]:-n/a} bytes) ($(verdict "$r_size" 0.5 max))"
     emit ""
     emit "target: start-up >= 3x faster than redis loading its RDB - measured: $(xr "$r_ready")" \
         "($(fmt '%.0f' "${med[panda/ready]}") ms vs $(fmt '%.0f' "${med[redis/ready]}") ms to PONG with all keys)" \
@@ -1080,7 +1073,7 @@ section_snapshot() {
     for test in get set; do
         emit "target: ${test^^} p99 while snapshotting <= 2x p99 without - measured: $(xr "${p99r[panda/$test]}")" \
             "($(fmt '%.3f' "${med[panda/$test/busy/p99]}") ms vs $(fmt '%.3f' "${med[panda/$test/idle/p99]}") ms)" \
-            "($(verdict_max "${p99r[panda/$test]}" 2))"
+            "($(verdict "${p99r[panda/$test]}" 2 max))"
         emit ""
     done
     for kind in panda redis; do

@@ -1,37 +1,31 @@
 /* cmd_seed.c - the seed README's own commands: STATS and HELP (PUT, GET, DELETE, LIST and
  * SIZE share the Redis handlers; see cmd_table.c). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmd.h"
 #include "cmd_args.h"
 
-#define SEED_PARQUET_FILE "kv_database.parquet"
-#define SEED_WAL_FILE     "kv_database.wal"
-
-/* Size of a file in the data dir in KB, rounded up (0 when it does not exist). */
-static long long file_kb(const char *dir, const char *name)
+/* Bytes to KB, rounded up, as the seed's STATS prints sizes. */
+static unsigned long long kb(uint64_t bytes)
 {
-    char path[CFG_STR_MAX + 64];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (stat(path, &st) != 0) return 0;
-    return ((long long)st.st_size + 1023) / 1024;
+    return (unsigned long long)(bytes + 1023) / 1024;
 }
 
 void cmd_stats(struct conn *c)
 {
-    const char *dir = c->srv->cfg.data_dir;
     struct buf b;
     buf_init(&b);
     struct snap_stats st;
+    struct wal_stats w;
     snap_get_stats(c->srv->snap, &st);
+    wal_get_stats(c->srv->wal, &w);
     buf_printf(&b,
-               "Storage: Local (%s), Parquet: %lldKB, WAL: %lldKB, In-memory: %zu keys, "
+               "Storage: Local (%s), Parquet: %lluKB, WAL: %lluKB, In-memory: %zu keys, "
                "Pending: %llu ops",
-               dir, file_kb(dir, SEED_PARQUET_FILE), file_kb(dir, SEED_WAL_FILE),
-               ks_size(cmd_ks(c)), (unsigned long long)st.pending);
+               c->srv->cfg.data_dir, kb(st.file_bytes), kb(w.bytes), ks_size(cmd_ks(c)),
+               (unsigned long long)st.pending);
     rep_bulk(&c->rep, b.data, b.len);
     buf_deinit(&b);
 }

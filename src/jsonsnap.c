@@ -73,7 +73,7 @@ static void put_utf8(struct buf *b, unsigned cp)
     buf_append(b, u, n);
 }
 
-/* \uXXXX, with a surrogate pair when the first half asks for one. */
+/* A \u escape (four hex digits), joined with the low half that must follow a high surrogate. */
 static int unicode_escape(struct jp *j, struct buf *out)
 {
     const char *at = j->p - 2;

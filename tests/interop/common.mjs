@@ -39,6 +39,15 @@ export function jsonLine(obj) {
   return text.replace(/"\\u0000BIGINT(\d+)\\u0000"/g, (m, i) => marks[Number(i)]);
 }
 
+/** The JSON line the readers print per row: key and value bytes as hex, expiry or null. */
+export function rowLine(keyBytes, valueBytes, expire) {
+  return jsonLine({
+    key_hex: keyBytes === null ? null : toHex(keyBytes),
+    value_hex: valueBytes === null ? null : toHex(valueBytes),
+    expire_at_ms: expire === null || expire === undefined ? null : BigInt(expire),
+  });
+}
+
 /** Integer (number or bigint) or null → bigint or null. */
 export function toBigIntOrNull(v) {
   if (v === null || v === undefined) return null;

@@ -10,7 +10,7 @@
 // A column the file lacks is reported as null in every row (and absent from "types").
 // VARCHAR values are turned into bytes as UTF-8, BLOB values are taken as they are.
 import { DuckDBInstance, DuckDBBlobValue } from '@duckdb/node-api';
-import { toHex, utf8Bytes, jsonLine, sqlString, die, writeOut } from './common.mjs';
+import { utf8Bytes, jsonLine, rowLine, sqlString, die, writeOut } from './common.mjs';
 
 const file = process.argv[2];
 if (!file || process.argv.length !== 3) die('usage: duck_read.mjs FILE');
@@ -71,15 +71,7 @@ try {
   const res = await conn.runAndReadAll(
     `SELECT ${col('key')}, ${col('value')}, ${col('expire_at_ms')} FROM ${src}`);
   const out = [jsonLine({ types }), jsonLine({ kv }), jsonLine({ meta })];
-  for (const [k, v, e] of res.getRows()) {
-    const kb = bytesOf(k, 'key');
-    const vb = bytesOf(v, 'value');
-    out.push(jsonLine({
-      key_hex: kb === null ? null : toHex(kb),
-      value_hex: vb === null ? null : toHex(vb),
-      expire_at_ms: e === null || e === undefined ? null : BigInt(e),
-    }));
-  }
+  for (const [k, v, e] of res.getRows()) out.push(rowLine(bytesOf(k, 'key'), bytesOf(v, 'value'), e));
   await writeOut(out);
 } catch (err) {
   die(`duck_read: ${err && err.message ? err.message : err}`, 1);

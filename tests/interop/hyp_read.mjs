@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { toHex, utf8Strict, utf8Bytes, jsonLine, die, writeOut } from './common.mjs';
+import { toHex, utf8Strict, utf8Bytes, jsonLine, rowLine, die, writeOut } from './common.mjs';
 
 const file = process.argv[2];
 if (!file || process.argv.length !== 3) die('usage: hyp_read.mjs FILE');
@@ -122,14 +122,7 @@ try {
 
   const out = [jsonLine({ types, schema }), jsonLine({ kv }), jsonLine({ meta })];
   for (const row of rows) {
-    const kb = bytesOf(row.key, 'key');
-    const vb = bytesOf(row.value, 'value');
-    const e = row.expire_at_ms;
-    out.push(jsonLine({
-      key_hex: kb === null ? null : toHex(kb),
-      value_hex: vb === null ? null : toHex(vb),
-      expire_at_ms: e === null || e === undefined ? null : BigInt(e),
-    }));
+    out.push(rowLine(bytesOf(row.key, 'key'), bytesOf(row.value, 'value'), row.expire_at_ms));
   }
   await writeOut(out);
 } catch (err) {
