@@ -1,6 +1,6 @@
 /*
  * bg.h - one background worker thread for jobs that must not block the event loop
- * (freeing a flushed keyspace today; snapshots and uploads later).
+ * (freeing a flushed keyspace, closing a replaced snapshot file).
  *
  * Jobs run in submission order. A job's `run` executes on the worker thread and must touch
  * only what it was handed (it owns `arg`); its optional `done` runs afterwards on the event

@@ -21,6 +21,24 @@ int fs_write_all(int fd, const void *p, size_t n, const char *what, struct kv_er
     return 0;
 }
 
+int fs_pwrite_all(int fd, const void *p, size_t n, uint64_t off, const char *what,
+                  struct kv_err *err)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, c, n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO;
+            return kv_err_sys(err, "cannot write %s", what);
+        }
+        c += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
 int fs_fsync_dir(const char *dir, struct kv_err *err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

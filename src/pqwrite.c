@@ -2,6 +2,8 @@
 #include "pqwrite.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,8 +35,7 @@ struct pqw_col {
     int all_utf8; /* over the whole file: decides the STRING annotation */
 };
 
-/* What the footer says of one column chunk, kept until the footer is written (a part's
- * offsets move when it is appended: pqw_append_part). */
+/* What the footer says of one column chunk, kept until the footer is written. */
 struct pqw_chunk_meta {
     uint64_t offset, values, nulls, unc, comp; /* sizes include page headers */
     int has_minmax;
@@ -58,7 +59,10 @@ struct pqw_page {
 struct pqw {
     int fd;
     struct pqw_opts opts;
-    uint64_t off; /* bytes written to fd */
+    struct pqw *first;      /* a part's first writer (whose footer gets its row groups), or NULL */
+    unsigned parts_open;    /* the first writer's parts not yet joined or aborted */
+    _Atomic uint64_t end;   /* the file's end (first writer): each write reserves its bytes here */
+    _Atomic uint64_t *endp; /* &first->end, or &end */
     struct pqw_col col[NCOLS];
     uint32_t rg_rows;
     uint64_t rg_bytes, rows;
@@ -70,11 +74,36 @@ struct pqw {
     struct buf scratch; /* an optional column's page body: levels, then values */
 };
 
-static int write_all(struct pqw *w, const void *p, size_t n, struct kv_err *err)
+/* Writes p[0..n) at *pos and advances it. */
+static int write_at(struct pqw *w, uint64_t *pos, const void *p, size_t n, struct kv_err *err)
 {
-    if (fs_write_all(w->fd, p, n, "the Parquet file", err) != 0) return -1;
-    w->off += n;
+    if (fs_pwrite_all(w->fd, p, n, *pos, "the Parquet file", err) != 0) return -1;
+    *pos += n;
     return 0;
+}
+
+/* Reserves n bytes at the file's end (shared with the parts) and returns where they start. */
+static uint64_t reserve(struct pqw *w, uint64_t n)
+{
+    return atomic_fetch_add(w->endp, n);
+}
+
+/* A writer with no bytes written yet; opts are checked by the caller. */
+static struct pqw *new_writer(int fd, const struct pqw_opts *opts)
+{
+    struct pqw *w = kv_calloc(1, sizeof(*w));
+    w->fd = fd;
+    w->opts = *opts;
+    w->endp = &w->end;
+    if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
+    static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
+    for (int i = 0; i < NCOLS; i++) {
+        w->col[i].name = names[i];
+        w->col[i].type = i < 2 ? PQ_BYTE_ARRAY : PQ_INT64;
+        w->col[i].optional = i == 2;
+        w->col[i].all_utf8 = 1;
+    }
+    return w;
 }
 
 struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
@@ -84,21 +113,22 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err)
         kv_err_set(err, KV_EINVAL, "cannot write codec %s", pqc_name(opts->codec));
         return NULL;
     }
-    struct pqw *w = kv_calloc(1, sizeof(*w));
-    w->fd = fd;
-    w->opts = *opts;
-    if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
-    static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
-    for (int i = 0; i < NCOLS; i++) {
-        w->col[i].name = names[i];
-        w->col[i].type = i < 2 ? PQ_BYTE_ARRAY : PQ_INT64;
-        w->col[i].optional = i == 2;
-        w->col[i].all_utf8 = 1;
-    }
-    if (!opts->part && write_all(w, PQ_MAGIC, PQ_MAGIC_LEN, err) != 0) {
+    struct pqw *w = new_writer(fd, opts);
+    uint64_t pos = reserve(w, PQ_MAGIC_LEN);
+    if (write_at(w, &pos, PQ_MAGIC, PQ_MAGIC_LEN, err) != 0) {
         pqw_abort(w);
         return NULL;
     }
+    return w;
+}
+
+struct pqw *pqw_open_part(struct pqw *first)
+{
+    kv_assert(first && !first->first);
+    struct pqw *w = new_writer(first->fd, &first->opts);
+    w->first = first;
+    w->endp = &first->end;
+    first->parts_open++;
     return w;
 }
 
@@ -328,16 +358,17 @@ static void write_row_group(const struct pqw *w, struct thr_w *t, size_t g)
     thr_w_struct_end(t);
 }
 
-/* Writes one column's pages (they are in order within the job list); fills its sizes. */
-static int write_pages(struct pqw *w, int col, struct pqw_chunk_meta *m, struct kv_err *err)
+/* Writes one column's pages (they are in order within the page list) at *pos; fills its sizes. */
+static int write_pages(struct pqw *w, int col, uint64_t *pos, struct pqw_chunk_meta *m,
+                       struct kv_err *err)
 {
-    m->offset = w->off;
+    m->offset = *pos;
     m->unc = m->comp = 0;
     for (size_t i = 0; i < w->npages; i++) {
         struct pqw_page *j = &w->pages[i];
         if (j->col != col) continue;
-        if (write_all(w, j->hdr.data, j->hdr.len, err) != 0 ||
-            write_all(w, j->comp.data, j->comp.len, err) != 0)
+        if (write_at(w, pos, j->hdr.data, j->hdr.len, err) != 0 ||
+            write_at(w, pos, j->comp.data, j->comp.len, err) != 0)
             return -1;
         m->unc += j->hdr.len + j->unc;
         m->comp += j->hdr.len + j->comp.len;
@@ -361,12 +392,16 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
     if (w->rg_rows == 0) return 0;
     for (int i = 0; i < NCOLS; i++)
         if (flush_page(w, i, err) != 0) return -1;
+    uint64_t size = 0;
+    for (size_t i = 0; i < w->npages; i++)
+        size += w->pages[i].hdr.len + w->pages[i].comp.len;
+    uint64_t start = reserve(w, size), pos = start;
     struct pqw_rg_meta *rg = new_rg(w);
     rg->rows = w->rg_rows;
     for (int i = 0; i < NCOLS; i++) {
         struct pqw_col *c = &w->col[i];
         struct pqw_chunk_meta *m = &rg->col[i];
-        if (write_pages(w, i, m, err) != 0) return -1;
+        if (write_pages(w, i, &pos, m, err) != 0) return -1;
         m->values = c->chunk_values;
         m->nulls = c->nulls;
         m->has_minmax = c->has_minmax;
@@ -381,6 +416,10 @@ static int flush_row_group(struct pqw *w, struct kv_err *err)
         c->chunk_values = c->nulls = 0;
         c->has_minmax = 0;
     }
+    kv_assert(pos == start + size);
+    /* Start write-back now: the caller's fdatasync then waits for the last row group only. */
+    if (w->opts.writeback)
+        (void)sync_file_range(w->fd, (off64_t)start, (off64_t)size, SYNC_FILE_RANGE_WRITE);
     w->rg_rows = 0;
     w->rg_bytes = 0;
     w->npages = 0;
@@ -466,27 +505,15 @@ static void write_footer(struct pqw *w, struct buf *out)
     thr_w_struct_end(&t);
 }
 
-int pqw_append_part(struct pqw *w, struct pqw *part, int part_fd, struct kv_err *err)
+int pqw_join(struct pqw *w, struct pqw *part, struct kv_err *err)
 {
-    kv_assert(part->opts.part && !w->opts.part && part->opts.codec == w->opts.codec);
-    int rc = flush_row_group(w, err) == 0 && flush_row_group(part, err) == 0 ? 0 : -1;
-    uint64_t base = w->off;
-    off64_t from = 0;
-    for (uint64_t left = part->off; rc == 0 && left > 0;) {
-        ssize_t n = copy_file_range(part_fd, &from, w->fd, NULL, left, 0);
-        if (n <= 0)
-            rc = kv_err_sys(err, "cannot copy a part into the Parquet file");
-        else
-            left -= (uint64_t)n, w->off += (uint64_t)n;
-    }
-    for (size_t g = 0; rc == 0 && g < part->nrg; g++) { /* row groups move, bounds included */
-        struct pqw_rg_meta *rg = new_rg(w);
-        *rg = part->rg[g];
-        for (int i = 0; i < NCOLS; i++)
-            rg->col[i].offset += base;
+    kv_assert(part->first == w && !w->first);
+    int rc = flush_row_group(part, err);
+    for (size_t g = 0; rc == 0 && g < part->nrg; g++) { /* bounds move along */
+        *new_rg(w) = part->rg[g];
+        memset(&part->rg[g], 0, sizeof(part->rg[g]));
     }
     if (rc == 0) {
-        part->nrg = 0;
         w->rows += part->rows;
         for (int i = 0; i < NCOLS; i++)
             w->col[i].all_utf8 &= part->col[i].all_utf8;
@@ -497,6 +524,7 @@ int pqw_append_part(struct pqw *w, struct pqw *part, int part_fd, struct kv_err 
 
 int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
 {
+    kv_assert(!w->first && w->parts_open == 0);
     if (flush_row_group(w, err) != 0) {
         pqw_abort(w);
         return -1;
@@ -507,9 +535,10 @@ int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
     uint32_t n = (uint32_t)f.len;
     char tail[8] = {(char)n, (char)(n >> 8), (char)(n >> 16), (char)(n >> 24), 'P', 'A', 'R', '1'};
     buf_append(&f, tail, sizeof(tail));
-    int rc = write_all(w, f.data, f.len, err);
+    uint64_t pos = reserve(w, f.len);
+    int rc = write_at(w, &pos, f.data, f.len, err);
     buf_deinit(&f);
-    if (rc == 0 && bytes) *bytes = w->off;
+    if (rc == 0 && bytes) *bytes = pos;
     pqw_abort(w);
     return rc;
 }
@@ -517,6 +546,8 @@ int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err)
 void pqw_abort(struct pqw *w)
 {
     if (!w) return;
+    kv_assert(w->parts_open == 0); /* parts point at their first writer: abort them first */
+    if (w->first) w->first->parts_open--;
     for (int i = 0; i < NCOLS; i++) {
         struct pqw_col *c = &w->col[i];
         buf_deinit(&c->page);

@@ -12,11 +12,16 @@
  *
  * Use: pqw_open, pqw_add per row, then pqw_finish (writes the footer) or pqw_abort. Rows are
  * buffered per row group (at most PQW_ROW_GROUP_BYTES of page data) and each row group is
- * written to the fd when full. The writer does not fsync or close the fd: the caller does.
+ * written when full, with pwrite at the file's end as the writer knows it (the fd's own offset
+ * is not used). The writer does not fsync or close the fd: the caller does.
  *
  * Errors: a failed write or an unusable codec returns -1 with err set; the writer is then only
- * good for pqw_abort. Threads: one writer per thread; no shared state (several writers on
- * several threads make one file with pqw_append_part).
+ * good for pqw_abort.
+ *
+ * Threads: a writer belongs to one thread. Several threads write one file through parts
+ * (pqw_open_part): each part takes rows on its own thread and places its row groups at the
+ * file's end, which the parts and their first writer share (an atomic counter), so no bytes are
+ * copied afterwards. Parts are opened, joined and aborted on the first writer's thread.
  */
 #ifndef PANDA_PQWRITE_H
 #define PANDA_PQWRITE_H
@@ -35,7 +40,7 @@ struct pqw_opts {
     int codec;               /* enum pq_codec: UNCOMPRESSED, SNAPPY, ZSTD (GZIP, LZ4_RAW too) */
     uint32_t row_group_rows; /* 0 = PQW_ROW_GROUP_ROWS */
     uint64_t lsn;            /* written as PQ_META_LSN */
-    int part;                /* a part for pqw_append_part: no magic, never finished */
+    int writeback;           /* start write-back of each row group (sync_file_range) */
 };
 
 struct pqw;
@@ -44,11 +49,12 @@ struct pqw *pqw_open(int fd, const struct pqw_opts *opts, struct kv_err *err);
 /* expire_at_ms < 0 means no TTL (null). */
 int pqw_add(struct pqw *w, const void *key, size_t klen, const void *val, size_t vlen,
             int64_t expire_at_ms, struct kv_err *err);
-/* Parallel writing: rows of one file may be written by several writers at once, each on its
- * own thread, the extra ones as parts (opts.part) into their own files, opened for reading
- * too. pqw_append_part then copies a part's row groups to the end of w's file and adds them
- * to w's footer; it frees part either way (its file is the caller's). */
-int pqw_append_part(struct pqw *w, struct pqw *part, int part_fd, struct kv_err *err);
+/* A writer of more rows for first's file, to be used on another thread; never fails. */
+struct pqw *pqw_open_part(struct pqw *first);
+/* Writes part's last row group and adds its row groups to w's footer (row order across the
+ * writers is not kept); frees part either way. Every part is joined or aborted before w is
+ * finished or aborted. */
+int pqw_join(struct pqw *w, struct pqw *part, struct kv_err *err);
 /* Writes the last row group and the footer, frees w. *bytes (if not NULL) = file size. */
 int pqw_finish(struct pqw *w, uint64_t *bytes, struct kv_err *err);
 void pqw_abort(struct pqw *w);

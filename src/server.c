@@ -324,7 +324,7 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
                             s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit, base_lsn};
     s->wal = wal_open(&wc, &s->ks, s->loop, err);
     if (!s->wal) return -1;
-    snap_attach(s->snap, &s->ks, s->wal, on_snapshot_done, s);
+    snap_attach(s->snap, &s->ks, s->wal, s->bg, on_snapshot_done, s);
     if (s->cfg.import_file[0] && snap_import(s->snap, s->cfg.import_file, err) != 0) return -1;
     s->ks.on_touch = on_touch;
     s->ks.touch_ctx = s;

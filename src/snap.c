@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -28,11 +29,12 @@
 
 struct snap {
     struct snap_config cfg;
-    char path[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 8], tmp_part[SNAP_PATH_MAX + 8];
+    char path[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 8];
     char json[SNAP_PATH_MAX], json_migrated[SNAP_PATH_MAX];
     struct ev_loop *loop;
     struct ks *ks;
     struct wal *wal;
+    struct bg *bg; /* closes replaced snapshot files */
     snap_done_fn *done;
     void *done_ctx;
     /* the running snapshot */
@@ -63,8 +65,6 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
     sn->pidfd = sn->errfd = -1;
     set_path(sn->path, sizeof(sn->path), cfg->dir, SNAP_FILE);
     set_path(sn->tmp, sizeof(sn->tmp), cfg->dir, SNAP_FILE SNAP_TMP_SUFFIX);
-    set_path(sn->tmp_part, sizeof(sn->tmp_part), cfg->dir,
-             SNAP_FILE SNAP_TMP_SUFFIX SNAP_PART_SUFFIX);
     set_path(sn->json, sizeof(sn->json), cfg->dir, SNAP_JSON_FILE);
     set_path(sn->json_migrated, sizeof(sn->json_migrated), cfg->dir, SNAP_JSON_MIGRATED);
     sn->st.loaded_from = "none";
@@ -160,8 +160,6 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
     ks->now_ms = util_mstime();
     *lsn = 0;
     if (unlink(sn->tmp) == 0) log_warn("removed %s left by an interrupted snapshot", sn->tmp);
-    if (unlink(sn->tmp_part) == 0)
-        log_warn("removed %s left by an interrupted snapshot", sn->tmp_part);
     int64_t t0 = util_monotonic_us();
     if (access(sn->path, F_OK) == 0) {
         if (load_parquet(sn, "snapshot", sn->path, lsn, err) != 0) return -1;
@@ -188,10 +186,12 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
     return 0;
 }
 
-void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, snap_done_fn *done, void *ctx)
+void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, struct bg *bg, snap_done_fn *done,
+                 void *ctx)
 {
     sn->ks = ks;
     sn->wal = wal;
+    sn->bg = bg;
     sn->done = done;
     sn->done_ctx = ctx;
     sn->st.file_bytes = file_size(sn->path);
@@ -199,88 +199,90 @@ void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, snap_done_fn *
 
 /* ---- writing ---- */
 
-struct write_ctx {
+/* One writing thread: its writer and the bucket ranges it takes from the shared counter. */
+struct writer {
+    struct ks *ks;
+    atomic_uint *next; /* the next of SNAP_CHUNKS bucket ranges to take */
     struct pqw *w;
-    struct kv_err *err;
+    struct kv_err err;
     uint64_t rows;
     int failed;
 };
 
 static void write_entry(const struct ks_entry *e, void *arg)
 {
-    struct write_ctx *x = arg;
+    struct writer *x = arg;
     if (x->failed) return;
     struct ks_view v;
     ks_view(e, &v);
-    if (pqw_add(x->w, v.key, v.klen, v.val, v.vlen, v.expire_ms, x->err) != 0)
+    if (pqw_add(x->w, v.key, v.klen, v.val, v.vlen, v.expire_ms, &x->err) != 0)
         x->failed = 1;
     else
         x->rows++;
 }
 
-/* The second half of the keyspace, written by a second thread into its own file while the
- * caller writes the first (both cores encode and compress); then appended. */
-struct half {
-    struct snap *sn;
-    struct write_ctx x;
-    struct kv_err err;
-};
-
-static void *half_main(void *arg)
+/* Takes bucket ranges until none is left: the threads finish together however the keys
+ * are spread over the table. */
+static void *writer_main(void *arg)
 {
-    struct half *h = arg;
-    ks_foreach_part(h->sn->ks, 1, SNAP_PARTS, write_entry, &h->x);
+    struct writer *x = arg;
+    for (unsigned c; !x->failed && (c = atomic_fetch_add(x->next, 1)) < SNAP_CHUNKS;)
+        ks_foreach_part(x->ks, c, SNAP_CHUNKS, write_entry, x);
     return NULL;
 }
 
-/* Writes the keyspace to the temporary file and fdatasyncs it. */
+/* Writes the keyspace to the temporary file with SNAP_THREADS threads and fdatasyncs it. */
 static int write_file(struct snap *sn, uint64_t lsn, uint64_t *rows, struct kv_err *err)
 {
     int fd = open(sn->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    *rows = 0;
     if (fd < 0) return kv_err_sys(err, "cannot create %s", sn->tmp);
-    int pfd = open(sn->tmp_part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (pfd < 0) {
+    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 1};
+    struct pqw *first = pqw_open(fd, &o, err);
+    if (!first) {
         close(fd);
         unlink(sn->tmp);
-        return kv_err_sys(err, "cannot create %s", sn->tmp_part);
+        return -1;
     }
-    struct pqw_opts o = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 0};
-    struct pqw_opts po = {sn->cfg.codec, sn->cfg.row_group_rows, lsn, 1};
-    struct write_ctx x = {pqw_open(fd, &o, err), err, 0, 0};
-    struct half h = {.sn = sn};
-    h.x = (struct write_ctx){pqw_open(pfd, &po, &h.err), &h.err, 0, 0};
-    pthread_t t;
-    int threaded = x.w && h.x.w && pthread_create(&t, NULL, half_main, &h) == 0;
-    if (x.w && h.x.w) {
-        ks_foreach_part(sn->ks, 0, SNAP_PARTS, write_entry, &x);
-        if (threaded)
-            pthread_join(t, NULL);
-        else
-            half_main(&h);
-    } else if (!h.x.w) {
-        *err = h.err;
+    atomic_uint next = 0;
+    struct writer x[SNAP_THREADS];
+    pthread_t t[SNAP_THREADS];
+    int started[SNAP_THREADS] = {0};
+    for (int i = 0; i < SNAP_THREADS; i++) {
+        x[i] = (struct writer){.ks = sn->ks, .next = &next};
+        x[i].w = i == 0 ? first : pqw_open_part(first);
+        if (i > 0) started[i] = pthread_create(&t[i], NULL, writer_main, &x[i]) == 0;
     }
-    int rc = -1;
-    if (x.failed || h.x.failed || !x.w || !h.x.w) {
-        if (h.x.failed && !x.failed) *err = h.err;
-        pqw_abort(x.w);
-        pqw_abort(h.x.w);
-    } else if (pqw_append_part(x.w, h.x.w, pfd, err) != 0) {
-        pqw_abort(x.w);
-    } else {
-        rc = pqw_finish(x.w, NULL, err);
+    writer_main(&x[0]);
+    int rc = 0;
+    for (int i = SNAP_THREADS - 1; i > 0; i--) {
+        if (started[i]) pthread_join(t[i], NULL); /* without its thread, x[0] took its share */
+        if (x[i].failed && rc == 0) *err = x[i].err, rc = -1;
+        if (rc == 0 && pqw_join(first, x[i].w, err) != 0)
+            rc = -1;
+        else if (rc != 0)
+            pqw_abort(x[i].w);
+        *rows += x[i].rows;
     }
-    close(pfd);
-    unlink(sn->tmp_part);
+    if (x[0].failed && rc == 0) *err = x[0].err, rc = -1;
+    *rows += x[0].rows;
+    if (rc == 0)
+        rc = pqw_finish(first, NULL, err);
+    else
+        pqw_abort(first);
     if (rc == 0 && fdatasync(fd) != 0) rc = kv_err_sys(err, "fdatasync of %s", sn->tmp);
     close(fd);
     if (rc != 0) unlink(sn->tmp);
-    *rows = x.rows + h.x.rows;
     return rc;
 }
 
+static void close_job(void *arg)
+{
+    close((int)(intptr_t)arg);
+}
+
 /* Renames the written file into place and drops the WAL records it covers. */
-static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *err)
+static int replace(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *err)
 {
     if (rename(sn->tmp, sn->path) != 0) return kv_err_sys(err, "cannot rename %s", sn->tmp);
     if (fs_fsync_dir(sn->cfg.dir, err) != 0) return -1;
@@ -301,6 +303,17 @@ static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *e
         }
     }
     return 0;
+}
+
+static int install(struct snap *sn, uint64_t lsn, uint64_t off, struct kv_err *err)
+{
+    /* Renaming over the old file would free its blocks and cached pages on this thread (ms
+     * for a large file), and the directory fsync would wait for that too. Held open, they
+     * are freed when the background thread closes it, after the new file is in place. */
+    int old = sn->bg ? open(sn->path, O_RDONLY | O_CLOEXEC) : -1;
+    int rc = replace(sn, lsn, off, err);
+    if (old >= 0) bg_submit(sn->bg, close_job, NULL, (void *)(intptr_t)old);
+    return rc;
 }
 
 static void finish(struct snap *sn, int ok, uint64_t rows, const char *why)

@@ -33,14 +33,15 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "bg.h"
 #include "ev.h"
 #include "ks.h"
 #include "wal.h"
 
 #define SNAP_FILE          "kv_database.parquet"
 #define SNAP_TMP_SUFFIX    ".tmp"
-#define SNAP_PART_SUFFIX   ".1" /* the second half, written beside the first, then appended */
-#define SNAP_PARTS         2    /* threads that write a snapshot (this machine has 2 cores) */
+#define SNAP_THREADS       2  /* threads that write a snapshot (this machine has 2 cores) */
+#define SNAP_CHUNKS        64 /* bucket ranges the threads take in turn */
 #define SNAP_JSON_FILE     "kv_database.json"
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4
@@ -81,8 +82,10 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop);
 void snap_free(struct snap *sn); /* waits for a running child */
 /* Loads the snapshot (or legacy JSON) into ks; *lsn = the WAL base. */
 int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err);
-/* From here on, snapshots may run: ks and wal are the server's, done answers requests. */
-void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, snap_done_fn *done, void *ctx);
+/* From here on, snapshots may run: ks and wal are the server's, done answers requests, bg
+ * (may be NULL) takes slow closes off the loop thread. */
+void snap_attach(struct snap *sn, struct ks *ks, struct wal *wal, struct bg *bg, snap_done_fn *done,
+                 void *ctx);
 /* Loads the rows of a foreign Parquet file into ks (overwriting) and takes a snapshot in
  * this process before returning, so they are durable. */
 int snap_import(struct snap *sn, const char *path, struct kv_err *err);

@@ -1,13 +1,14 @@
 /*
  * Unit tests of the Parquet writer (src/pqwrite.c), read back with Panda's reader: rows,
- * binary and empty values, TTLs, zero rows, several row groups and pages, every codec, parts
- * appended by pqw_append_part, the footer's metadata, and the bytes the format fixes
+ * binary and empty values, TTLs, zero rows, several row groups and pages, every codec, a part
+ * written on a second thread (pqw_open_part), the footer's metadata, and the bytes the format fixes
  * (magics, footer length, page CRCs). Interop with DuckDB and hyparquet is tested in
  * tests/integration/test_parquet_interop.py.
  *
  * Files are written to a memfd and read back from a heap copy of exactly their size, so ASan
  * reports any read past the end.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,38 +152,71 @@ static void test_page_crcs(void)
         free(rows[i].val);
 }
 
-/* Two writers, the second as a part appended to the first: one file with both halves. */
+/* Rows of one writer, added on its own thread. */
+struct adder {
+    struct pqw *w;
+    struct row **rows;
+    int n, ok;
+    struct kv_err err;
+};
+
+static void *add_rows(void *arg)
+{
+    struct adder *a = arg;
+    a->ok = 1;
+    for (int i = 0; a->ok && i < a->n; i++)
+        a->ok = pqw_add(a->w, a->rows[i]->key, a->rows[i]->klen, a->rows[i]->val, a->rows[i]->vlen,
+                        a->rows[i]->expire, &a->err) == 0;
+    return NULL;
+}
+
+/* A first writer and a part filled at once on two threads, blocks of 100 rows (one row group)
+ * alternating between them, so their row groups interleave in the file. The footer lists the
+ * first writer's row groups, then the part's: that is the order they read back in. */
 static void test_parts(void)
 {
     enum { N = 700 };
-    struct row *rows = calloc(N, sizeof(*rows));
-    for (int i = 0; i < N; i++)
+    struct row *rows = calloc(N, sizeof(*rows)), *want = calloc(N, sizeof(*want));
+    struct row *mine[N], *theirs[N];
+    int nm = 0, nt = 0;
+    for (int i = 0; i < N; i++) {
         make_row(&rows[i], i, 0);
-    int fd = memfd_create("pq", 0), pfd = memfd_create("part", 0);
+        if (i / 100 % 2 == 0)
+            mine[nm++] = &rows[i];
+        else
+            theirs[nt++] = &rows[i];
+    }
+    for (int i = 0; i < N; i++)
+        want[i] = i < nm ? *mine[i] : *theirs[i - nm];
+    int fd = memfd_create("pq", 0);
     struct kv_err err;
-    struct pqw_opts o = {PQ_ZSTD, 100, 5, 0}, po = {PQ_ZSTD, 100, 5, 1};
-    struct pqw *w = pqw_open(fd, &o, &err), *part = pqw_open(pfd, &po, &err);
-    int ok_add = w && part;
-    for (int i = 0; ok_add && i < N; i++) /* rows 0..299 in w, 300.. in the part */
-        ok_add = pqw_add(i < 300 ? w : part, rows[i].key, rows[i].klen, rows[i].val, rows[i].vlen,
-                         rows[i].expire, &err) == 0;
+    struct pqw_opts o = {PQ_ZSTD, 100, 5, 1}; /* with write-back started per row group */
+    struct pqw *w = pqw_open(fd, &o, &err);
+    struct adder a = {w, mine, nm, 0, {0}}, b = {pqw_open_part(w), theirs, nt, 0, {0}};
+    pthread_t t;
+    ok(pthread_create(&t, NULL, add_rows, &b) == 0, "parts: second thread started");
+    add_rows(&a);
+    pthread_join(t, NULL);
     uint64_t bytes = 0;
-    int rc = ok_add && pqw_append_part(w, part, pfd, &err) == 0 && pqw_finish(w, &bytes, &err) == 0;
-    ok(rc, "parts: appended and finished (%s)", rc ? "ok" : err.msg);
+    int rc = a.ok && b.ok && pqw_join(w, b.w, &err) == 0 && pqw_finish(w, &bytes, &err) == 0;
+    ok(rc, "parts: joined and finished (%s)", rc ? "ok" : err.msg);
+    ok(lseek(fd, 0, SEEK_END) == (off_t)bytes, "parts: the file is %llu bytes, no gap or tail",
+       (unsigned long long)bytes);
     char *file = malloc(bytes);
     ok(pread(fd, file, bytes, 0) == (ssize_t)bytes, "parts: read back");
-    struct got g = {rows, 0, 0};
+    struct got g = {want, 0, 0};
     struct pqr_info info;
     rc = pqr_read_mem(file, bytes, check_row, &g, &info, &err);
-    ok(rc == 0 && g.n == N && g.bad == 0, "parts: %zu rows in order, %zu differ (%s)", g.n, g.bad,
+    ok(rc == 0 && g.n == N && g.bad == 0,
+       "parts: %zu rows, first writer's then the part's, %zu differ (%s)", g.n, g.bad,
        rc ? err.msg : "ok");
-    ok(info.row_groups == 7 && info.rows == N, "parts: 3 + 4 row groups (%u)", info.row_groups);
+    ok(info.row_groups == 7 && info.rows == N, "parts: 4 + 3 row groups (%u)", info.row_groups);
     free(file);
     close(fd);
-    close(pfd);
     for (int i = 0; i < N; i++)
         free(rows[i].val);
     free(rows);
+    free(want);
 }
 
 static void test_bad_codec(void)
