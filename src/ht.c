@@ -273,10 +273,16 @@ void ht_foreach_part(struct ht *ht, unsigned part, unsigned nparts, ht_visit_cb 
         size_t n = (size_t)1 << ht->exp[t], lo = n / nparts * part;
         size_t hi = part + 1 == nparts ? n : n / nparts * (part + 1);
         for (size_t b = lo; b < hi; b++) {
-            /* Nodes are scattered: load the ones HT_FOREACH_AHEAD buckets on while visiting
-             * this one, or a full scan is one cache miss per node (snapshots walk it all). */
+            /* Nodes are scattered: load the heads HT_FOREACH_AHEAD buckets on, and the rest
+             * of the chains (and each entry's second cache line) half as far on, or a full
+             * scan is a cache miss or two per node (snapshots walk it all). */
             if (b + HT_FOREACH_AHEAD < hi && ht->tab[t][b + HT_FOREACH_AHEAD])
                 __builtin_prefetch(ht->tab[t][b + HT_FOREACH_AHEAD]);
+            if (b + HT_FOREACH_AHEAD / 2 < hi) /* heads loaded by now: fetch the rest */
+                for (struct ht_node *c = ht->tab[t][b + HT_FOREACH_AHEAD / 2]; c; c = c->next) {
+                    __builtin_prefetch((char *)c + 64);
+                    if (c->next) __builtin_prefetch(c->next);
+                }
             visit_chain(ht->tab[t][b], cb, ctx);
         }
     }
