@@ -5,7 +5,7 @@ CC       ?= cc
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
-LDLIBS   := -lzstd -lsnappy -llz4 -lz -lpthread -lm
+LDLIBS   := -lcurl -lzstd -lsnappy -llz4 -lz -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC      := $(wildcard src/*.c)

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev
-    zlib1g-dev)
-test_pkgs=(redis-server redis-tools python3-redis python3-pytest netcat-openbsd procps nodejs npm)
+    zlib1g-dev libcurl4-openssl-dev)
+test_pkgs=(redis-server redis-tools python3-redis python3-pytest python3-boto3 netcat-openbsd procps
+    nodejs npm)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -29,12 +30,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The Parquet interop tests (tests/integration/test_parquet_interop.py) read and write files
-# with DuckDB and hyparquet from npm, pinned in tests/interop/package.json. Installed only
-# when missing, so a repeated `make test` does not touch the network.
+# with DuckDB and hyparquet from npm, and the S3 tests run @20minutes/s3rver on loopback, all
+# pinned in tests/interop/package.json. Installed only when missing, so a repeated
+# `make test` does not touch the network.
 if [ "${1:-build}" = test ]; then
     interop="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
     if [ ! -d "$interop/node_modules/@duckdb/node-api" ] || [ ! -d "$interop/node_modules/hyparquet" ] ||
-        [ ! -d "$interop/node_modules/hyparquet-compressors" ]; then
+        [ ! -d "$interop/node_modules/hyparquet-compressors" ] ||
+        [ ! -d "$interop/node_modules/@20minutes/s3rver" ]; then
         echo "deps: npm install in tests/interop" >&2
         (cd "$interop" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
     fi

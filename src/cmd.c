@@ -111,9 +111,7 @@ void cmd_dispatch(struct conn *c)
     }
     const char *refusal = srv_write_refusal(c->srv);
     if (refusal && (def->flags & CMD_WRITE)) {
-        rep_errf(&c->rep,
-                 "ERR Panda cannot write its WAL (%s): writes are refused until it can; "
-                 "reads still work",
+        rep_errf(&c->rep, "ERR %s: writes are refused until that clears; reads still work",
                  refusal);
         return;
     }

@@ -220,8 +220,7 @@ void cmd_exec(struct conn *c)
     const char *refusal = srv_write_refusal(c->srv);
     for (size_t i = 0; refusal && i < c->multi->n; i++) {
         if (c->multi->cmds[i].def->flags & CMD_WRITE) {
-            rep_errf(&c->rep, "EXECABORT Panda cannot write its WAL (%s): transaction discarded",
-                     refusal);
+            rep_errf(&c->rep, "EXECABORT %s: transaction discarded", refusal);
             multi_reset(c);
             watch_release_all(c);
             return;

@@ -6,6 +6,7 @@
 
 #include "cmd.h"
 #include "cmd_args.h"
+#include "s3store.h"
 
 /* Bytes to KB, rounded up, as the seed's STATS prints sizes. */
 static unsigned long long kb(uint64_t bytes)
@@ -21,11 +22,17 @@ void cmd_stats(struct conn *c)
     struct wal_stats w;
     snap_get_stats(c->srv->snap, &st);
     wal_get_stats(c->srv->wal, &w);
-    buf_printf(&b,
-               "Storage: Local (%s), Parquet: %lluKB, WAL: %lluKB, In-memory: %zu keys, "
-               "Pending: %llu ops",
-               c->srv->cfg.data_dir, kb(st.file_bytes), kb(w.bytes), ks_size(cmd_ks(c)),
-               (unsigned long long)st.pending);
+    struct s3s_stats s3;
+    if (c->srv->s3s) {
+        s3s_get_stats(c->srv->s3s, &s3);
+        buf_printf(&b, "Storage: S3 (bucket: %s, region: %s)", c->srv->cfg.s3_bucket, s3.region);
+    } else {
+        buf_printf(&b, "Storage: Local (%s)", c->srv->cfg.data_dir);
+    }
+    buf_printf(&b, ", Parquet: %lluKB, WAL: %lluKB, In-memory: %zu keys, Pending: %llu ops",
+               kb(st.file_bytes), kb(w.bytes), ks_size(cmd_ks(c)), (unsigned long long)st.pending);
+    if (c->srv->s3s && s3.ok) buf_append_str(&b, ", S3: ok");
+    if (c->srv->s3s && !s3.ok) buf_printf(&b, ", S3: degraded (%s)", s3.reason);
     rep_bulk(&c->rep, b.data, b.len);
     buf_deinit(&b);
 }

@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "cmd_args.h"
+#include "s3store.h"
 #include "glob.h"
 #include "log.h"
 
@@ -120,6 +121,33 @@ static void info_memory(struct conn *c, struct buf *b)
                used, used_h, rss, rss_h, kv_allocator_name());
 }
 
+static void info_s3(struct server *s, struct buf *b)
+{
+    if (!s->s3s) {
+        buf_append_str(b, "s3_enabled:0\r\n");
+        return;
+    }
+    struct s3s_stats st;
+    s3s_get_stats(s->s3s, &st);
+    buf_printf(
+        b,
+        "s3_enabled:1\r\ns3_bucket:%s\r\ns3_prefix:%s\r\ns3_region:%s\r\ns3_status:%s%s%s%s\r\n"
+        "s3_requests_get:%llu\r\ns3_requests_put:%llu\r\ns3_requests_delete:%llu\r\n"
+        "s3_requests_multipart:%llu\r\ns3_errors:%llu\r\ns3_bytes_up:%llu\r\n"
+        "s3_bytes_down:%llu\r\ns3_last_ok_time:%lld\r\ns3_backlog_bytes:%llu\r\n"
+        "s3_max_backlog:%lld\r\ns3_lsn:%llu\r\ns3_snapshot_lsn:%llu\r\n"
+        "s3_segments_uploaded:%llu\r\ns3_snapshots_uploaded:%llu\r\n",
+        s->cfg.s3_bucket, s->cfg.s3_prefix, st.region, st.ok ? "ok" : "degraded", st.ok ? "" : " (",
+        st.ok ? "" : st.reason, st.ok ? "" : ")", (unsigned long long)st.requests[S3S_GET],
+        (unsigned long long)st.requests[S3S_PUT], (unsigned long long)st.requests[S3S_DELETE],
+        (unsigned long long)st.requests[S3S_MPU], (unsigned long long)st.errors,
+        (unsigned long long)st.bytes_up, (unsigned long long)st.bytes_down,
+        (long long)(st.last_ok_ms / 1000), (unsigned long long)st.backlog_bytes,
+        s->cfg.s3_max_backlog, (unsigned long long)st.remote_lsn,
+        (unsigned long long)st.remote_snapshot_lsn, (unsigned long long)st.segments,
+        (unsigned long long)st.snapshots);
+}
+
 static void info_persistence(struct conn *c, struct buf *b)
 {
     struct server *s = c->srv;
@@ -161,6 +189,7 @@ static void info_persistence(struct conn *c, struct buf *b)
         buf_printf(b, "wal_status:blocked (%s)\r\n", w.reason);
     else
         buf_append_str(b, "wal_status:ok\r\n");
+    info_s3(s, b);
 }
 
 static void info_stats(struct conn *c, struct buf *b)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "util.h"
 #include "wal.h"
 
-enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL, OPT_BOOL, OPT_FSYNC, OPT_CODEC };
+enum opt_type { OPT_INT, OPT_STR, OPT_LEVEL, OPT_BOOL, OPT_FSYNC, OPT_CODEC, OPT_SECONDS };
 
 struct opt {
     const char *name; /* flag name without "--"; also the config-file name */
@@ -60,6 +61,24 @@ static const struct opt opts[] = {
      "zstd", "Parquet codec of snapshots: zstd, snappy or none"},
     {"snapshot-row-group-rows", "PANDA_SNAPSHOT_ROW_GROUP_ROWS", OPT_INT,
      OFF(snapshot_row_group_rows), 1, INT32_MAX, "131072", "rows per Parquet row group"},
+    {"use-s3", "PANDA_USE_S3", OPT_BOOL, OFF(use_s3), 0, 0, "no",
+     "keep a copy of the data in S3 (also on when --s3-bucket is given)"},
+    {"s3-bucket", "PANDA_S3_BUCKET", OPT_STR, OFF(s3_bucket), 0, 0, "", "S3 bucket"},
+    {"s3-region", "PANDA_S3_REGION", OPT_STR, OFF(s3_region), 0, 0, "",
+     "S3 region (else AWS_REGION, AWS_DEFAULT_REGION, us-east-1)"},
+    {"s3-endpoint", "PANDA_S3_ENDPOINT", OPT_STR, OFF(s3_endpoint), 0, 0, "",
+     "URL of an S3-compatible store, path-style (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)"},
+    {"s3-prefix", "PANDA_S3_PREFIX", OPT_STR, OFF(s3_prefix), 0, 0, "panda/",
+     "object name prefix, so servers can share a bucket"},
+    {"s3-wal-interval", "PANDA_S3_WAL_INTERVAL", OPT_SECONDS, OFF(s3_wal_interval_ms), 10, 3600000,
+     "1", "seconds between WAL segment uploads (fractions allowed)"},
+    {"s3-snapshot-interval", "PANDA_S3_SNAPSHOT_INTERVAL", OPT_SECONDS, OFF(s3_snapshot_every_ms),
+     0, 86400000, "60",
+     "seconds between snapshot uploads (sooner when the WAL segments in S3 outgrow the snapshot)"},
+    {"s3-max-backlog", "PANDA_S3_MAX_BACKLOG", OPT_INT, OFF(s3_max_backlog), 4096, 1LL << 40,
+     "256m", "WAL bytes waiting for S3 before writes are refused"},
+    {"s3-lease", "PANDA_S3_LEASE", OPT_SECONDS, OFF(s3_lease_ms), 3000, 86400000, "30",
+     "seconds after its last manifest write before another server may take the prefix over"},
     {"import", NULL, OPT_STR, OFF(import_file), 0, 0, "",
      "load the rows of this Parquet file at start-up (keys it holds are overwritten), then "
      "snapshot before serving"},
@@ -143,6 +162,18 @@ static int set_opt(struct config *cfg, const struct opt *o, const char *val, con
                               "invalid value '%s' for %s%s (expected zstd, snappy or none)", val,
                               origin, o->name);
         return 0;
+    case OPT_SECONDS: {
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        long long ms = (long long)(v * 1000 + 0.5);
+        if (errno || end == val || *end || !(v >= 0) || ms < o->min || ms > o->max)
+            return kv_err_set(err, KV_EINVAL,
+                              "invalid value '%s' for %s%s (expected seconds, %g..%g)", val, origin,
+                              o->name, o->min / 1000.0, o->max / 1000.0);
+        *(long long *)field = ms;
+        return 0;
+    }
     case OPT_LEVEL:
         if (log_parse_level(val, (enum log_level *)field) != 0)
             return kv_err_set(err, KV_EINVAL,
@@ -279,6 +310,28 @@ static int walk_flags(struct config *cfg, int argc, char **argv, int apply, stru
     return 0;
 }
 
+/* Fills an unset setting from the first of two environment variables that is set. */
+static void first_env(char *field, const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    if (!v || !*v) v = getenv(b);
+    if (!field[0] && v && strlen(v) < CFG_STR_MAX) strcpy(field, v);
+}
+
+/* The S3 settings the AWS tools' variables fill in when Panda's own are not set. */
+static int resolve_s3(struct config *cfg, struct kv_err *err)
+{
+    if (!cfg->use_s3) return 0;
+    if (!cfg->s3_bucket[0])
+        return kv_err_set(err, KV_EINVAL,
+                          "S3 is on (use-s3) but no bucket is set: give "
+                          "--s3-bucket or PANDA_S3_BUCKET");
+    first_env(cfg->s3_region, "AWS_REGION", "AWS_DEFAULT_REGION");
+    first_env(cfg->s3_endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
+    if (!cfg->s3_region[0]) strcpy(cfg->s3_region, "us-east-1");
+    return 0;
+}
+
 static int has_flag(int argc, char **argv, const char *flag)
 {
     for (int i = 1; i < argc; i++)
@@ -307,5 +360,6 @@ int cfg_load(struct config *cfg, int argc, char **argv, FILE *out, struct kv_err
         return CFG_ERROR;
     if (load_env(cfg, err) != 0) return CFG_ERROR;
     if (walk_flags(cfg, argc, argv, 1, err) != 0) return CFG_ERROR;
-    return CFG_RUN;
+    if (flags_only.s3_bucket[0]) cfg->use_s3 = 1;
+    return resolve_s3(cfg, err) == 0 ? CFG_RUN : CFG_ERROR;
 }

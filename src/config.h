@@ -42,6 +42,15 @@ struct config {
     long long snapshot_row_group_rows;
     int snapshot_codec; /* enum pq_codec */
     char import_file[CFG_STR_MAX];
+    int use_s3;
+    char s3_bucket[CFG_STR_MAX];
+    char s3_region[CFG_STR_MAX];
+    char s3_endpoint[CFG_STR_MAX];
+    char s3_prefix[CFG_STR_MAX];
+    long long s3_wal_interval_ms;
+    long long s3_max_backlog;
+    long long s3_lease_ms;
+    long long s3_snapshot_every_ms;
 };
 
 enum cfg_result {

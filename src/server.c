@@ -20,6 +20,7 @@
 #include "log.h"
 #include "multi.h"
 #include "net.h"
+#include "s3store.h"
 
 /* Most connections accepted per readable event on the listening socket. */
 #define SRV_ACCEPT_BATCH 1000
@@ -69,10 +70,15 @@ static void before_sleep(struct ev_loop *loop, void *data)
     flush_pending(s);
 }
 
-const char *srv_write_refusal(const struct server *s)
+const char *srv_write_refusal(struct server *s)
 {
     const char *reason = NULL;
-    return wal_writable(s->wal, &reason) ? NULL : reason;
+    if (!wal_writable(s->wal, &reason)) {
+        snprintf(s->refusal, sizeof(s->refusal), "Panda cannot write its WAL (%s)", reason);
+        return s->refusal;
+    }
+    if (s->s3s && !s3s_writable(s->s3s, s->refusal, sizeof(s->refusal))) return s->refusal;
+    return NULL;
 }
 
 void srv_after_command(struct server *s, struct conn *c)
@@ -83,7 +89,8 @@ void srv_after_command(struct server *s, struct conn *c)
      * cannot show data a crash could take back - except while the WAL cannot be written:
      * then reads are served at once (the writes they may show are retried, never dropped
      * while the process lives), as "reads keep working" asks. */
-    if (lsn || srv_write_refusal(s) == NULL) c->hold_lsn = wal_last_lsn(s->wal);
+    const char *why;
+    if (lsn || wal_writable(s->wal, &why)) c->hold_lsn = wal_last_lsn(s->wal);
 }
 
 void srv_wait_snapshot(struct server *s, struct conn *c)
@@ -98,10 +105,23 @@ void srv_wait_snapshot(struct server *s, struct conn *c)
     conn_block(c);
 }
 
+/* Hands the installed snapshot's file to the S3 store, which uploads it when due. */
+static void offer_snapshot(struct server *s)
+{
+    char path[CFG_STR_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", s->cfg.data_dir, SNAP_FILE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        s3s_snapshot(s->s3s, fd, snap_lsn(s->snap));
+    else
+        log_warn("cannot open %s for S3: %s", path, strerror(errno));
+}
+
 /* Answers the clients waiting for snapshot gen (or an earlier one). */
 static void on_snapshot_done(void *ctx, uint64_t gen, int ok, const char *why)
 {
     struct server *s = ctx;
+    if (ok && s->s3s) offer_snapshot(s);
     for (struct conn *c = s->clients, *next; c; c = next) {
         next = c->next;
         if (!c->snap_wait || c->snap_wait > gen) continue;
@@ -222,6 +242,40 @@ static void free_async(void *ctx, struct ht *old)
     bg_submit(((struct server *)ctx)->bg, free_table_job, NULL, old);
 }
 
+/* The S3 store: claims the prefix and restores from it when it is ahead of the data dir. */
+static int open_s3(struct server *s, struct kv_err *err)
+{
+    struct s3s_config c = {.wal_interval_ms = s->cfg.s3_wal_interval_ms,
+                           .max_backlog = (uint64_t)s->cfg.s3_max_backlog,
+                           .lease_ms = s->cfg.s3_lease_ms,
+                           .snapshot_every_ms = s->cfg.s3_snapshot_every_ms};
+    const char *env[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
+    char *dst[] = {c.s3.key_id, c.s3.secret, c.s3.token};
+    size_t cap[] = {sizeof(c.s3.key_id), sizeof(c.s3.secret), sizeof(c.s3.token)};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(env[i]);
+        if (v && strlen(v) >= cap[i]) return kv_err_set(err, KV_EINVAL, "%s is too long", env[i]);
+        snprintf(dst[i], cap[i], "%s", v ? v : "");
+    }
+    if (strlen(s->cfg.s3_endpoint) >= sizeof(c.s3.endpoint) ||
+        strlen(s->cfg.s3_bucket) >= sizeof(c.s3.bucket) ||
+        strlen(s->cfg.s3_region) >= sizeof(c.s3.region) ||
+        strlen(s->cfg.s3_prefix) >= sizeof(c.prefix) - 1 ||
+        strlen(s->cfg.data_dir) >= sizeof(c.dir))
+        return kv_err_set(err, KV_EINVAL, "an S3 setting or the data dir is too long");
+    strcpy(c.s3.endpoint, s->cfg.s3_endpoint);
+    strcpy(c.s3.bucket, s->cfg.s3_bucket);
+    strcpy(c.s3.region, s->cfg.s3_region);
+    strcpy(c.prefix, s->cfg.s3_prefix);
+    strcpy(c.dir, s->cfg.data_dir);
+    if (s3_global_init(err) != 0) return -1;
+    s->s3s = s3s_new(&c, err);
+    if (!s->s3s) return -1;
+    log_info("S3: %s/%s (region %s%s%s)", s->cfg.s3_bucket, s->cfg.s3_prefix, s->cfg.s3_region,
+             c.s3.endpoint[0] ? ", endpoint " : "", c.s3.endpoint);
+    return s3s_prepare(s->s3s, err);
+}
+
 /* mkdir -p for the data dir. */
 static int make_dirs(const char *path, struct kv_err *err)
 {
@@ -318,6 +372,7 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
                              s->cfg.snapshot_min_gap_ms,
                              (uint32_t)s->cfg.snapshot_row_group_rows};
     s->snap = snap_new(&sc, s->loop);
+    if (s->cfg.use_s3 && open_s3(s, err) != 0) return -1;
     uint64_t base_lsn;
     if (snap_load(s->snap, &s->ks, &base_lsn, err) != 0) return -1;
     struct wal_config wc = {s->cfg.data_dir, (enum wal_fsync)s->cfg.fsync,
@@ -326,6 +381,10 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     if (!s->wal) return -1;
     snap_attach(s->snap, &s->ks, s->wal, s->bg, on_snapshot_done, s);
     if (s->cfg.import_file[0] && snap_import(s->snap, s->cfg.import_file, err) != 0) return -1;
+    if (s->s3s) {
+        wal_set_tap(s->wal, s3s_wal_tap, s->s3s);
+        if (s3s_start(s->s3s, snap_lsn(s->snap), err) != 0) return -1;
+    }
     s->ks.on_touch = on_touch;
     s->ks.touch_ctx = s;
     s->ks.free_async = free_async;
@@ -385,6 +444,8 @@ static int srv_deinit(struct server *s)
         log_error("%s", err.msg);
         rc = -1;
     }
+    if (s->s3s) s3s_stop(s->s3s); /* after wal_close, which hands it the last records */
+    s3s_free(s->s3s);
     bg_free(s->bg);
     s->ks.on_touch = NULL;
     ks_deinit(&s->ks);

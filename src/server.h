@@ -60,6 +60,8 @@ struct server {
     struct ks ks;
     struct wal *wal;
     struct snap *snap;
+    struct s3s *s3s;   /* NULL unless S3 is on */
+    char refusal[512]; /* srv_write_refusal's text */
     struct ht watched; /* key -> clients WATCHing it (cmd_multi.c) */
     struct conn *clients;
     struct conn *pending;
@@ -87,9 +89,9 @@ void srv_mark_pending(struct server *s, struct conn *c);
 
 /* 1 while c's replies must wait for the WAL (see srv_after_command). */
 int srv_reply_held(const struct server *s, const struct conn *c);
-/* NULL if write commands may run; otherwise the reason they are refused (the WAL cannot be
- * written), for the error reply. */
-const char *srv_write_refusal(const struct server *s);
+/* NULL if write commands may run; otherwise why they are refused (the WAL cannot be written,
+ * the S3 backlog is full), a clause for the error reply. */
+const char *srv_write_refusal(struct server *s);
 /* Blocks c until a new snapshot of the current state is durable, then replies +OK (or the
  * error). Replies with an error at once when none can start. */
 void srv_wait_snapshot(struct server *s, struct conn *c);

@@ -520,6 +520,11 @@ void snap_cron(struct snap *sn)
     }
 }
 
+uint64_t snap_lsn(const struct snap *sn)
+{
+    return sn->lsn;
+}
+
 int snap_running(const struct snap *sn)
 {
     return sn->pid != 0;

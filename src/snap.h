@@ -95,6 +95,8 @@ uint64_t snap_request(struct snap *sn, struct kv_err *err);
 /* 10 times a second: starts automatic snapshots. */
 void snap_cron(struct snap *sn);
 int snap_running(const struct snap *sn);
+/* The LSN the installed snapshot covers (0: none). */
+uint64_t snap_lsn(const struct snap *sn);
 void snap_get_stats(const struct snap *sn, struct snap_stats *st);
 const char *snap_codec_name(const struct snap *sn);
 

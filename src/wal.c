@@ -56,7 +56,15 @@ struct wal {
     int sync_errno;         /* first fdatasync error, 0 if none */
     int64_t sync_us;        /* duration of the last fdatasync */
     int stop;
+    wal_tap_fn *tap;
+    void *tap_ctx;
 };
+
+void wal_set_tap(struct wal *w, wal_tap_fn *fn, void *ctx)
+{
+    w->tap = fn;
+    w->tap_ctx = ctx;
+}
 
 const char *wal_fsync_name(enum wal_fsync f)
 {
@@ -459,6 +467,8 @@ static void write_pending(struct wal *w)
         }
         off += (size_t)n;
     }
+    if (w->tap)
+        w->tap(w->tap_ctx, w->pending.data, w->pending.len, w->written_lsn + 1, w->last_lsn);
     w->written_off += w->pending.len;
     w->records += w->last_lsn - w->written_lsn;
     w->written_lsn = w->last_lsn;

@@ -34,6 +34,7 @@
 #ifndef PANDA_WAL_H
 #define PANDA_WAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -99,9 +100,15 @@ void wal_cron(struct wal *w);
  * by one holding only the records after it (those from offset `off`, as wal_mark gave):
  * copy, fdatasync, rename, fsync the directory. The new log starts with an empty marker
  * record carrying `lsn`, so recovery knows where it begins even when nothing follows. A crash
- * at any step leaves either log, and both recover. Returns -1 with err (the old log stays in use) on failure. */
+ * at any step leaves either log, and both recover. Returns -1 with err (the old log stays in use)
+ * on failure. */
 int wal_mark(struct wal *w, uint64_t *lsn, uint64_t *off);
 int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err);
+
+/* The tap sees every run of records [first, last] as it is written to the file (p, n: their
+ * bytes, framed as in the file), on the loop thread: S3 shipping copies them from here. */
+typedef void wal_tap_fn(void *ctx, const void *p, size_t n, uint64_t first, uint64_t last);
+void wal_set_tap(struct wal *w, wal_tap_fn *fn, void *ctx);
 
 /* 1 if replies must wait for durability (fsync always). */
 int wal_holds_replies(const struct wal *w);
