@@ -196,6 +196,12 @@ static void count(struct s3s *s, enum s3s_req kind, const struct s3_res *res, in
     pthread_mutex_unlock(&s->mu);
 }
 
+/* WAL bytes S3 lacks: the pending records and the segment in flight (under mu). */
+static uint64_t backlog_locked(const struct s3s *s)
+{
+    return (s->pending.len ? s->pending.len - WALF_FILE_HDR : 0) + s->inflight_bytes;
+}
+
 /* ---- set-up ---- */
 
 static int load_id(struct s3s *s, struct kv_err *err)
@@ -283,8 +289,7 @@ static void set_state(struct s3s *s, int ok, const char *reason)
     int was = s->st.ok;
     s->st.ok = ok;
     snprintf(s->st.reason, sizeof(s->st.reason), "%s", ok ? "" : reason);
-    if (ok) s->st.last_ok_ms = util_mstime();
-    uint64_t backlog = s->pending.len + s->inflight_bytes;
+    uint64_t backlog = backlog_locked(s);
     pthread_mutex_unlock(&s->mu);
     if (was && !ok)
         log_warn("S3 %s degraded: %s; serving from local storage, retrying", s->where, reason);
@@ -313,17 +318,17 @@ static void succeeded(struct s3s *s)
 /* Stops shipping for good: S3 belongs to someone else now. */
 static void halt(struct s3s *s, const char *why)
 {
-    s->halted = 1;
     log_error("S3 %s: %s; no longer writing to it (local service continues)", s->where, why);
     pthread_mutex_lock(&s->mu);
-    s->pending.len = 0;
+    s->halted = 1;
+    buf_deinit(&s->pending);
     s->inflight_bytes = 0;
     if (s->snap_fd >= 0) close(s->snap_fd);
     s->snap_fd = -1;
     s->st.ok = 0;
     snprintf(s->st.reason, sizeof(s->st.reason), "halted: %s", why);
     pthread_mutex_unlock(&s->mu);
-    s->inflight.len = 0;
+    buf_deinit(&s->inflight);
 }
 
 /* ---- the manifest ---- */
@@ -374,6 +379,7 @@ static int put_manifest(struct s3s *s, const struct manifest *m, struct kv_err *
         man_copy(&s->man, m);
     }
     pthread_mutex_lock(&s->mu);
+    s->st.last_ok_ms = s->last_manifest_ms;
     s->st.remote_lsn = m->last_lsn;
     s->st.remote_snapshot_lsn = m->has_snap ? m->snap_lsn : 0;
     pthread_mutex_unlock(&s->mu);
@@ -598,11 +604,14 @@ int s3s_prepare(struct s3s *s, struct kv_err *err)
         return kv_err_set(err, KV_EINVAL, "%s; refusing to start", why);
     }
     if (found == 0 && m.last_lsn > local && restore(s, &m, &e) != 0) {
-        int damaged = e.code == KV_EINVAL && res.status != 0;
+        /* Serving the older local data (or none, on a new machine) would look like lost
+         * writes; exiting lets a supervisor retry. */
+        kv_err_set(err, KV_EINVAL,
+                   "cannot restore from %s, which holds newer data (LSN %" PRIu64 " > %" PRIu64
+                   "): %s; local files untouched, refusing to start",
+                   s->where, m.last_lsn, local, e.msg);
         man_free(&m);
-        if (damaged) return kv_err_set(err, KV_EINVAL, "%s; refusing to start", e.msg);
-        failed(s, e.msg); /* S3 failed midway: local files untouched, try again later */
-        return 0;
+        return -1;
     }
     if (found == 0 && m.last_lsn < local && local > 0)
         log_info("the data dir is ahead of %s (LSN %" PRIu64 " > %" PRIu64 "); uploading", s->where,
@@ -617,18 +626,33 @@ int s3s_prepare(struct s3s *s, struct kv_err *err)
 
 /* ---- the backlog ---- */
 
-/* Drops the whole records at the front of b (first LSN *first) up to LSN upto. */
-static void drop_upto(struct buf *b, size_t start, uint64_t *first, uint64_t last, uint64_t upto)
+/* Drops the pending records up to LSN upto (under mu); pending holds whole records after
+ * its WAL header, the first with LSN pend_first. */
+static void drop_pending(struct s3s *s, uint64_t upto)
 {
-    size_t off = start;
-    while (*first <= upto && *first <= last && off < b->len) {
+    struct buf *b = &s->pending;
+    size_t off = WALF_FILE_HDR;
+    while (s->pend_first <= upto && s->pend_first <= s->pend_last && off < b->len) {
         struct walf_rec rec;
-        kv_assert(walf_read((unsigned char *)b->data + off, b->len - off, *first, &rec) == 0);
+        kv_assert(walf_read((unsigned char *)b->data + off, b->len - off, s->pend_first, &rec) ==
+                  0);
         off += rec.size;
-        (*first)++;
+        s->pend_first++;
     }
-    memmove(b->data + start, b->data + off, b->len - off);
-    b->len -= off - start;
+    if (off == b->len) {
+        b->len = 0; /* every record dropped: the header goes too */
+        return;
+    }
+    memmove(b->data + WALF_FILE_HDR, b->data + off, b->len - off);
+    b->len -= off - WALF_FILE_HDR;
+}
+
+/* The segment in flight is in S3 or covered (under mu); a large buffer is given back. */
+static void clear_inflight(struct s3s *s)
+{
+    s->inflight.len = 0;
+    s->inflight_bytes = 0;
+    if (s->inflight.cap > S3S_KEEP_BYTES) buf_deinit(&s->inflight);
 }
 
 void s3s_wal_tap(void *ctx, const void *p, size_t n, uint64_t first, uint64_t last)
@@ -636,7 +660,8 @@ void s3s_wal_tap(void *ctx, const void *p, size_t n, uint64_t first, uint64_t la
     struct s3s *s = ctx;
     pthread_mutex_lock(&s->mu);
     if (!s->halted) {
-        if (s->pending.len == 0) { /* the thread may be sleeping until the next renewal */
+        if (s->pending.len == 0) {         /* the thread may be sleeping until the next renewal */
+            walf_file_header(&s->pending); /* pending is a segment's body from its start */
             s->pend_first = first;
             pthread_cond_signal(&s->cv);
         }
@@ -667,7 +692,7 @@ void s3s_snapshot(struct s3s *s, int fd, uint64_t lsn)
 int s3s_writable(struct s3s *s, char *why, size_t n)
 {
     pthread_mutex_lock(&s->mu);
-    uint64_t backlog = s->pending.len + s->inflight_bytes;
+    uint64_t backlog = backlog_locked(s);
     pthread_mutex_unlock(&s->mu);
     if (backlog <= s->cfg.max_backlog) return 1;
     snprintf(why, n,
@@ -680,7 +705,7 @@ void s3s_get_stats(struct s3s *s, struct s3s_stats *st)
 {
     pthread_mutex_lock(&s->mu);
     *st = s->st;
-    st->backlog_bytes = s->pending.len + s->inflight_bytes;
+    st->backlog_bytes = backlog_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -777,9 +802,8 @@ static int ship_snapshot(struct s3s *s, int fd, uint64_t lsn, uint64_t bytes, st
     if (rc != 0) return rc == 1 ? lost(s) : -1;
     /* Records the snapshot covers need no segment. */
     pthread_mutex_lock(&s->mu);
-    if (s->inflight.len && s->in_last <= lsn) s->inflight.len = 0, s->inflight_bytes = 0;
-    if (s->pending.len && s->pend_first <= lsn)
-        drop_upto(&s->pending, 0, &s->pend_first, s->pend_last, lsn);
+    if (s->inflight.len && s->in_last <= lsn) clear_inflight(s);
+    if (s->pending.len && s->pend_first <= lsn) drop_pending(s, lsn);
     s->st.snapshots++;
     pthread_mutex_unlock(&s->mu);
     s->last_snap_ms = util_mstime();
@@ -804,27 +828,26 @@ static int ship_segment(struct s3s *s, struct kv_err *err)
     man_free(&m);
     if (rc != 0) return rc == 1 ? lost(s) : -1;
     pthread_mutex_lock(&s->mu);
-    s->inflight.len = 0;
-    s->inflight_bytes = 0;
+    clear_inflight(s);
     s->st.segments++;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
 
-/* Moves the pending records after what S3 holds into the inflight segment. */
+/* Makes the pending records after what S3 holds the inflight segment (a swap, no copy). */
 static void take_pending(struct s3s *s)
 {
+    kv_assert(s->inflight.len == 0);
     pthread_mutex_lock(&s->mu);
-    if (s->pending.len && s->pend_first <= s->man.last_lsn)
-        drop_upto(&s->pending, 0, &s->pend_first, s->pend_last, s->man.last_lsn);
+    if (s->pending.len && s->pend_first <= s->man.last_lsn) drop_pending(s, s->man.last_lsn);
     if (s->pending.len) {
-        s->inflight.len = 0;
-        walf_file_header(&s->inflight);
-        buf_append(&s->inflight, s->pending.data, s->pending.len);
+        struct buf t = s->inflight;
+        s->inflight = s->pending;
+        s->pending = t;
+        s->pending.len = 0;
         s->in_first = s->pend_first;
         s->in_last = s->pend_last;
-        s->inflight_bytes = s->pending.len;
-        s->pending.len = 0;
+        s->inflight_bytes = s->inflight.len - WALF_FILE_HDR;
     }
     pthread_mutex_unlock(&s->mu);
 }

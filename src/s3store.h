@@ -48,6 +48,7 @@
 #define S3S_BACKOFF_MAX_MS 10000
 #define S3S_STOP_MS        5000         /* at shutdown, time left to ship the rest */
 #define S3S_SEGMENT_MAX    (1ULL << 32) /* largest segment object read back */
+#define S3S_KEEP_BYTES     (8u << 20) /* a segment buffer larger than this is freed once shipped */
 
 struct s3s_config {
     struct s3_config s3;
@@ -87,8 +88,9 @@ void s3s_free(struct s3s *s);
 /* Before local recovery: claims the prefix and, when S3 holds newer data than the data dir
  * (by LSN), downloads it into the data dir (local files that it replaces are renamed to
  * <name>.replaced-<ms>, never deleted). Returns -1 only when the server must not start:
- * the prefix belongs to another live server, or S3's data is damaged. S3 being unreachable
- * is logged and returns 0. */
+ * the prefix belongs to another live server, or S3 holds newer data that could not be
+ * restored (damaged, or S3 failed midway; the local files are then untouched). S3 being
+ * unreachable from the start is logged and returns 0. */
 int s3s_prepare(struct s3s *s, struct kv_err *err);
 /* After recovery: the local snapshot (snap_lsn, 0 if none) and the WAL records after what S3
  * holds become the backlog; starts the thread. */
