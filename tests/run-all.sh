@@ -33,10 +33,12 @@ step() { # name, command...: runs it, echoes its output, counts its last summary
 make -s unit >/dev/null 2>&1 || true # build the unit binaries; failures show up below
 step "unit tests (ASan+UBSan)" tests/run-unit.sh build/unit/test_*
 step "integration (release build)" $PY -m pytest -q -p no:cacheprovider tests/integration
+# test_s3_harness.py checks the S3 test server itself, not Panda: once is enough.
 step "integration (ASan+UBSan build)" env PANDA_SERVER="$PWD/bin/panda-server-asan" \
-    PANDA_CLI="$PWD/bin/panda-cli-asan" $PY -m pytest -q -p no:cacheprovider tests/integration
+    PANDA_CLI="$PWD/bin/panda-cli-asan" $PY -m pytest -q -p no:cacheprovider tests/integration \
+    --ignore=tests/integration/test_s3_harness.py
 # The core suites again under the other fsync policies (the WAL's own crash and fault tests
-# choose their policy themselves; the Parquet file-format suites do not depend on it).
+# choose their policy themselves; the Parquet file-format and S3 suites do not depend on it).
 for policy in everysec no; do
     step "integration (release build, fsync $policy)" env PANDA_FSYNC=$policy \
         $PY -m pytest -q -p no:cacheprovider tests/integration \
@@ -44,7 +46,8 @@ for policy in everysec no; do
         --ignore=tests/integration/test_wal_faults.py \
         --ignore=tests/integration/test_parquet_fixtures.py \
         --ignore=tests/integration/test_parquet_read_duckdb.py \
-        --ignore=tests/integration/test_parquet_interop.py
+        --ignore=tests/integration/test_parquet_interop.py \
+        --ignore=tests/integration/test_s3_harness.py --ignore=tests/integration/test_s3.py
 done
 
 echo "$total_pass passed, $total_fail failed"
