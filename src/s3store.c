@@ -22,18 +22,22 @@
 #include "util.h"
 #include "walfmt.h"
 
-#define WRITER_NONE "-" /* a released manifest's writer */
+#define ID_SIZE (S3S_ID_LEN + 1)
 
 struct seg {
     uint64_t first, last, bytes;
+    char by[ID_SIZE]; /* the server that wrote it: part of its name */
 };
 
-/* What the manifest says (docs/FORMATS.md). Object keys follow from the LSNs. */
+/* What the manifest says (docs/FORMATS.md). Object names follow from LSNs and writers. */
 struct manifest {
-    char writer[S3S_ID_LEN + 1];
+    char history[ID_SIZE]; /* the lineage of the data: changes when another server takes over */
+    char writer[ID_SIZE];  /* the server that owns the prefix */
+    int released;          /* its owner shut down cleanly */
     uint64_t last_lsn;
     int has_snap;
     uint64_t snap_lsn, snap_bytes;
+    char snap_by[ID_SIZE];
     struct seg *segs;
     size_t nseg, cap;
 };
@@ -41,7 +45,8 @@ struct manifest {
 struct s3s {
     struct s3s_config cfg;
     struct s3 *s3;
-    char id[S3S_ID_LEN + 1];
+    char id[ID_SIZE];
+    char history[ID_SIZE]; /* the data dir's lineage in S3, "" before it has one */
     char where[S3_STR_MAX + S3S_PREFIX_MAX + 8]; /* s3://bucket/prefix, for messages */
     /* S3's state as this server knows it; the thread's alone once started */
     struct manifest man;
@@ -77,14 +82,24 @@ static void __attribute__((format(printf, 3, 4))) say(char *out, size_t n, const
     va_end(ap);
 }
 
-static void snap_key(const struct s3s *s, char *out, size_t n, uint64_t lsn)
+/* Object names carry their writer, so a server that lost the prefix without knowing it
+ * cannot overwrite what the new owner uploaded under the same LSNs. */
+static void snap_key(const struct s3s *s, char *out, size_t n, uint64_t lsn, const char *by)
 {
-    snprintf(out, n, "%ssnapshots/%020" PRIu64 ".parquet", s->cfg.prefix, lsn);
+    snprintf(out, n, "%ssnapshots/%020" PRIu64 "-%s.parquet", s->cfg.prefix, lsn, by);
 }
 
-static void seg_key(const struct s3s *s, char *out, size_t n, uint64_t first, uint64_t last)
+static void seg_key(const struct s3s *s, char *out, size_t n, const struct seg *g)
 {
-    snprintf(out, n, "%swal/%020" PRIu64 "-%020" PRIu64 ".wal", s->cfg.prefix, first, last);
+    snprintf(out, n, "%swal/%020" PRIu64 "-%020" PRIu64 "-%s.wal", s->cfg.prefix, g->first, g->last,
+             g->by);
+}
+
+/* 1 if id is S3S_ID_LEN lowercase hex characters. */
+static int id_ok(const char *id)
+{
+    size_t n = strspn(id, "0123456789abcdef");
+    return n == S3S_ID_LEN && id[n] == 0;
 }
 
 static void man_key(const struct s3s *s, char *out, size_t n)
@@ -120,41 +135,62 @@ static void man_copy(struct manifest *dst, const struct manifest *src)
 static void man_format(const struct s3s *s, const struct manifest *m, struct buf *b)
 {
     char key[S3_KEY_MAX];
-    buf_printf(b, "panda-manifest 1\nwriter %s\nlast_lsn %" PRIu64 "\n", m->writer, m->last_lsn);
+    buf_printf(b, "panda-manifest 1\nhistory %s\nwriter %s\n%slast_lsn %" PRIu64 "\n", m->history,
+               m->writer, m->released ? "released\n" : "", m->last_lsn);
     if (m->has_snap) {
-        snap_key(s, key, sizeof(key), m->snap_lsn);
+        snap_key(s, key, sizeof(key), m->snap_lsn, m->snap_by);
         buf_printf(b, "snapshot %s %" PRIu64 " %" PRIu64 "\n", key, m->snap_lsn, m->snap_bytes);
     }
     for (size_t i = 0; i < m->nseg; i++) {
-        seg_key(s, key, sizeof(key), m->segs[i].first, m->segs[i].last);
+        seg_key(s, key, sizeof(key), &m->segs[i]);
         buf_printf(b, "segment %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", key, m->segs[i].first,
                    m->segs[i].last, m->segs[i].bytes);
     }
 }
 
+/* The writer id in an object name: key must be prefix + form with the writer last before
+ * the suffix. Returns 0 and fills by, or -1. */
+static int key_writer(const struct s3s *s, const char *key, char by[ID_SIZE])
+{
+    size_t pl = strlen(s->cfg.prefix), kl = strlen(key);
+    const char *dot = strrchr(key, '.');
+    if (kl <= pl + S3S_ID_LEN + 1 || strncmp(key, s->cfg.prefix, pl) != 0 || !dot ||
+        dot - key < (ptrdiff_t)(pl + S3S_ID_LEN + 1) || dot[-S3S_ID_LEN - 1] != '-')
+        return -1;
+    snprintf(by, ID_SIZE, "%.*s", S3S_ID_LEN, dot - S3S_ID_LEN);
+    return id_ok(by) ? 0 : -1;
+}
+
 /* Parses one manifest line into m; -1 if it is not valid. */
 static int man_line(const struct s3s *s, struct manifest *m, const char *line)
 {
-    char key[S3_KEY_MAX], want[S3_KEY_MAX], word[32];
+    char key[S3_KEY_MAX], want[S3_KEY_MAX], word[40];
     uint64_t a, b, c;
-    if (sscanf(line, "writer %32s", m->writer) == 1) return 0;
+    if (sscanf(line, "history %39s", word) == 1 && id_ok(word))
+        return snprintf(m->history, sizeof(m->history), "%s", word) > 0 ? 0 : -1;
+    if (sscanf(line, "writer %39s", word) == 1 && id_ok(word))
+        return snprintf(m->writer, sizeof(m->writer), "%s", word) > 0 ? 0 : -1;
+    if (strcmp(line, "released") == 0) return m->released = 1, 0;
     if (sscanf(line, "last_lsn %" SCNu64, &m->last_lsn) == 1) return 0;
     if (sscanf(line, "snapshot %511s %" SCNu64 " %" SCNu64, key, &a, &b) == 3 && !m->has_snap) {
-        snap_key(s, want, sizeof(want), a);
+        if (key_writer(s, key, m->snap_by) != 0) return -1;
+        snap_key(s, want, sizeof(want), a, m->snap_by);
         if (strcmp(key, want) != 0) return -1;
         m->has_snap = 1, m->snap_lsn = a, m->snap_bytes = b;
         return 0;
     }
     if (sscanf(line, "segment %511s %" SCNu64 " %" SCNu64 " %" SCNu64, key, &a, &b, &c) == 4) {
-        seg_key(s, want, sizeof(want), a, b);
+        struct seg g = {a, b, c, ""};
+        if (key_writer(s, key, g.by) != 0) return -1;
+        seg_key(s, want, sizeof(want), &g);
         uint64_t expect = m->nseg ? m->segs[m->nseg - 1].last + 1 : 0;
         if (strcmp(key, want) != 0 || a > b || m->nseg >= S3S_SEGMENTS_MAX ||
             (m->nseg && a != expect))
             return -1;
-        man_add_seg(m, (struct seg){a, b, c});
+        man_add_seg(m, g);
         return 0;
     }
-    return sscanf(line, "%31s", word) == 1 && word[0] == '#' ? 0 : -1;
+    return -1;
 }
 
 /* Parses a manifest; -1 with err if it is damaged. */
@@ -175,7 +211,7 @@ static int man_parse(const struct s3s *s, const char *p, size_t n, struct manife
         if (lineno == 1 ? strcmp(line, "panda-manifest 1") != 0 : man_line(s, m, line) != 0)
             goto bad;
     }
-    if (!m->writer[0]) goto bad;
+    if (!m->writer[0] || !m->history[0]) goto bad;
     uint64_t covered = m->has_snap ? m->snap_lsn : 0;
     if (m->nseg && (m->segs[0].first > covered + 1 || m->segs[m->nseg - 1].last != m->last_lsn))
         goto bad;
@@ -204,30 +240,47 @@ static uint64_t backlog_locked(const struct s3s *s)
 
 /* ---- set-up ---- */
 
-static int load_id(struct s3s *s, struct kv_err *err)
+/* A fresh random id. */
+static int new_id(char out[ID_SIZE], struct kv_err *err)
 {
-    char path[S3S_DIR_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", s->cfg.dir, S3S_ID_FILE);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        int ok = fscanf(f, "%32s", s->id) == 1 && strlen(s->id) == S3S_ID_LEN;
-        fclose(f);
-        if (ok) return 0;
-        return kv_err_set(err, KV_EINVAL, "%s is damaged: expected %d hex characters", path,
-                          S3S_ID_LEN);
-    }
     unsigned char r[S3S_ID_LEN / 2];
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) return kv_err_sys(err, "getrandom");
     for (size_t i = 0; i < sizeof(r); i++)
-        snprintf(s->id + 2 * i, 3, "%02x", r[i]);
-    char line[S3S_ID_LEN + 2];
-    snprintf(line, sizeof(line), "%s\n", s->id);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return kv_err_sys(err, "cannot create %s", path);
-    int rc = fs_write_all(fd, line, strlen(line), path, err);
-    if (rc == 0 && fdatasync(fd) != 0) rc = kv_err_sys(err, "fdatasync of %s", path);
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+/* Writes kv_database.id: "server <id>" and "history <id or ->" lines (replaced atomically). */
+static int save_ids(struct s3s *s, struct kv_err *err)
+{
+    char path[S3S_DIR_MAX + 32], tmp[S3S_DIR_MAX + 40], text[2 * S3S_ID_LEN + 32];
+    snprintf(path, sizeof(path), "%s/%s", s->cfg.dir, S3S_ID_FILE);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(text, sizeof(text), "server %s\nhistory %s\n", s->id,
+             s->history[0] ? s->history : "-");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return kv_err_sys(err, "cannot create %s", tmp);
+    int rc = fs_write_all(fd, text, strlen(text), tmp, err);
+    if (rc == 0 && fdatasync(fd) != 0) rc = kv_err_sys(err, "fdatasync of %s", tmp);
     close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) rc = kv_err_sys(err, "cannot rename %s", tmp);
     return rc == 0 ? fs_fsync_dir(s->cfg.dir, err) : -1;
+}
+
+static int load_ids(struct s3s *s, struct kv_err *err)
+{
+    char path[S3S_DIR_MAX + 32], hist[40] = "";
+    snprintf(path, sizeof(path), "%s/%s", s->cfg.dir, S3S_ID_FILE);
+    FILE *f = fopen(path, "r");
+    if (!f) return new_id(s->id, err) == 0 ? save_ids(s, err) : -1;
+    int ok = fscanf(f, "server %32s history %39s", s->id, hist) == 2 && id_ok(s->id) &&
+             (strcmp(hist, "-") == 0 || id_ok(hist));
+    fclose(f);
+    if (!ok)
+        return kv_err_set(err, KV_EINVAL,
+                          "%s is damaged: expected lines `server <id>` and `history <id|->`", path);
+    if (strcmp(hist, "-") != 0) snprintf(s->history, sizeof(s->history), "%s", hist);
+    return 0;
 }
 
 struct s3s *s3s_new(const struct s3s_config *cfg, struct kv_err *err)
@@ -389,17 +442,21 @@ static int put_manifest(struct s3s *s, const struct manifest *m, struct kv_err *
 /* 1 if another server holds the prefix: its manifest is younger than the lease. */
 static int owned_by_other(const struct s3s *s, const struct manifest *m, const struct s3_res *r)
 {
-    if (strcmp(m->writer, WRITER_NONE) == 0 || strcmp(m->writer, s->id) == 0) return 0;
+    if (m->released || strcmp(m->writer, s->id) == 0) return 0;
     if (r->date_ms < 0 || r->last_modified_ms < 0) return 1; /* cannot tell: assume it is */
     return r->date_ms - r->last_modified_ms < s->cfg.lease_ms;
 }
 
 /* Claims the prefix given what fetch_manifest found (found = 0 or 1). 0 = claimed, 1 = taken
  * by another server (why filled), -1 = S3 failed (err). */
-static int claim(struct s3s *s, int found, struct manifest *m, const struct s3_res *res, char *why,
-                 size_t n, struct kv_err *err)
+/* Whether this server may write the prefix, given the manifest it read (found: 0 = read,
+ * 1 = none) and the last LSN it holds: 0 = yes, 1 = no (why filled), 2 = S3 is ahead (the
+ * data dir must be restored from it first). */
+static int judge(const struct s3s *s, int found, const struct manifest *m, const struct s3_res *res,
+                 uint64_t local, char *why, size_t n)
 {
-    if (found == 0 && owned_by_other(s, m, res)) {
+    if (found == 1) return 0;
+    if (owned_by_other(s, m, res)) {
         say(why, n,
             "%s is in use by another Panda server (id %s, manifest written %" PRId64
             " s ago; a server may take it over once that is more than %" PRId64 " s)",
@@ -407,7 +464,30 @@ static int claim(struct s3s *s, int found, struct manifest *m, const struct s3_r
             s->cfg.lease_ms / 1000);
         return 1;
     }
+    /* Both hold data of different lineages: appending ours would mix them. */
+    if (m->last_lsn > 0 && local > 0 && strcmp(m->history, s->history) != 0) {
+        say(why, n,
+            "%s holds other data than this data dir (history %s, the data dir's %s): move the "
+            "data dir aside to restore from S3, or use another prefix",
+            s->where, m->history, s->history[0] ? s->history : "none");
+        return 1;
+    }
+    return m->last_lsn > local ? 2 : 0;
+}
+
+/* Writes the manifest with this server as its writer. A server taking over from another (or
+ * creating it) starts a new history, so the previous owner, should it come back, finds its
+ * data no longer continues S3's. 0 = claimed, 1 = someone else changed the manifest (why
+ * filled), -1 = S3 failed (err). */
+static int claim(struct s3s *s, int found, struct manifest *m, char *why, size_t n,
+                 struct kv_err *err)
+{
+    if (found == 1 || strcmp(m->writer, s->id) != 0 || strcmp(m->history, s->history) != 0) {
+        if (new_id(s->history, err) != 0 || save_ids(s, err) != 0) return -1;
+        snprintf(m->history, sizeof(m->history), "%s", s->history);
+    }
     snprintf(m->writer, sizeof(m->writer), "%s", s->id);
+    m->released = 0;
     int rc = put_manifest(s, m, err);
     if (rc == 1) {
         say(why, n, "another Panda server changed %s%s at the same moment", s->where, S3S_MANIFEST);
@@ -483,7 +563,7 @@ static int fetch_segments(struct s3s *s, const struct manifest *m, struct buf *w
     struct seg_check c = {m->nseg ? m->segs[0].first : 0, m->has_snap ? m->snap_lsn : 0, wal};
     for (size_t i = 0; i < m->nseg; i++) {
         char key[S3_KEY_MAX];
-        seg_key(s, key, sizeof(key), m->segs[i].first, m->segs[i].last);
+        seg_key(s, key, sizeof(key), &m->segs[i]);
         struct buf b;
         buf_init(&b);
         struct s3_res res;
@@ -515,7 +595,7 @@ static int fetch_snapshot(struct s3s *s, const struct manifest *m, const char *p
                           struct kv_err *err)
 {
     char key[S3_KEY_MAX];
-    snap_key(s, key, sizeof(key), m->snap_lsn);
+    snap_key(s, key, sizeof(key), m->snap_lsn, m->snap_by);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return kv_err_sys(err, "cannot create %s", path);
     struct s3_res res;
@@ -584,7 +664,7 @@ static int restore(struct s3s *s, const struct manifest *m, struct kv_err *err)
 
 int s3s_prepare(struct s3s *s, struct kv_err *err)
 {
-    if (load_id(s, err) != 0) return -1;
+    if (load_ids(s, err) != 0) return -1;
     struct manifest m;
     char etag[S3_ETAG_MAX] = "";
     struct s3_res res;
@@ -597,27 +677,30 @@ int s3s_prepare(struct s3s *s, struct kv_err *err)
     }
     if (found == 1) memset(&m, 0, sizeof(m));
     uint64_t local = local_lsn(s);
-    char why[S3S_REASON_MAX + 128];
-    if (found == 0 && owned_by_other(s, &m, &res)) {
-        claim(s, found, &m, &res, why, sizeof(why), &e);
+    char why[S3S_REASON_MAX + 256];
+    int verdict = judge(s, found, &m, &res, local, why, sizeof(why));
+    if (verdict == 1) {
         man_free(&m);
         return kv_err_set(err, KV_EINVAL, "%s; refusing to start", why);
     }
-    if (found == 0 && m.last_lsn > local && restore(s, &m, &e) != 0) {
-        /* Serving the older local data (or none, on a new machine) would look like lost
-         * writes; exiting lets a supervisor retry. */
-        kv_err_set(err, KV_EINVAL,
-                   "cannot restore from %s, which holds newer data (LSN %" PRIu64 " > %" PRIu64
-                   "): %s; local files untouched, refusing to start",
-                   s->where, m.last_lsn, local, e.msg);
-        man_free(&m);
-        return -1;
-    }
-    if (found == 0 && m.last_lsn < local && local > 0)
+    if (verdict == 2) {
+        if (restore(s, &m, &e) != 0) {
+            /* Serving the older local data (or none, on a new machine) would look like lost
+             * writes; exiting lets a supervisor retry. */
+            kv_err_set(err, KV_EINVAL,
+                       "cannot restore from %s, which holds newer data (LSN %" PRIu64 " > %" PRIu64
+                       "): %s; local files untouched, refusing to start",
+                       s->where, m.last_lsn, local, e.msg);
+            man_free(&m);
+            return -1;
+        }
+        snprintf(s->history, sizeof(s->history), "%s", m.history); /* its data is ours now */
+    } else if (found == 0 && m.last_lsn < local) {
         log_info("the data dir is ahead of %s (LSN %" PRIu64 " > %" PRIu64 "); uploading", s->where,
                  local, m.last_lsn);
+    }
     snprintf(s->etag, sizeof(s->etag), "%s", etag);
-    int rc = claim(s, found, &m, &res, why, sizeof(why), &e);
+    int rc = claim(s, found, &m, why, sizeof(why), &e);
     man_free(&m);
     if (rc == 1) return kv_err_set(err, KV_EINVAL, "%s; refusing to start", why);
     if (rc < 0) failed(s, e.msg);
@@ -724,16 +807,18 @@ static void delete_key(struct s3s *s, const char *key)
 static void delete_unlisted(struct s3s *s, const struct manifest *old, const struct manifest *now)
 {
     char key[S3_KEY_MAX];
-    if (old->has_snap && (!now->has_snap || now->snap_lsn != old->snap_lsn)) {
-        snap_key(s, key, sizeof(key), old->snap_lsn);
+    if (old->has_snap && (!now->has_snap || now->snap_lsn != old->snap_lsn ||
+                          strcmp(now->snap_by, old->snap_by) != 0)) {
+        snap_key(s, key, sizeof(key), old->snap_lsn, old->snap_by);
         delete_key(s, key);
     }
     for (size_t i = 0; i < old->nseg; i++) {
         int kept = 0;
         for (size_t j = 0; j < now->nseg && !kept; j++)
-            kept = now->segs[j].first == old->segs[i].first;
+            kept = now->segs[j].first == old->segs[i].first &&
+                   strcmp(now->segs[j].by, old->segs[i].by) == 0;
         if (kept) continue;
-        seg_key(s, key, sizeof(key), old->segs[i].first, old->segs[i].last);
+        seg_key(s, key, sizeof(key), &old->segs[i]);
         delete_key(s, key);
     }
 }
@@ -783,11 +868,12 @@ static int lost(struct s3s *s)
 static int ship_snapshot(struct s3s *s, int fd, uint64_t lsn, uint64_t bytes, struct kv_err *err)
 {
     char key[S3_KEY_MAX];
-    snap_key(s, key, sizeof(key), lsn);
+    snap_key(s, key, sizeof(key), lsn, s->id);
     if (upload_file(s, key, fd, bytes, err) != 0) return -1;
     struct manifest m;
     man_copy(&m, &s->man);
     m.has_snap = 1, m.snap_lsn = lsn, m.snap_bytes = bytes;
+    snprintf(m.snap_by, sizeof(m.snap_by), "%s", s->id);
     size_t keep = 0;
     for (size_t i = 0; i < m.nseg; i++)
         if (m.segs[i].last > lsn) m.segs[keep++] = m.segs[i];
@@ -815,14 +901,16 @@ static int ship_snapshot(struct s3s *s, int fd, uint64_t lsn, uint64_t bytes, st
 static int ship_segment(struct s3s *s, struct kv_err *err)
 {
     char key[S3_KEY_MAX];
-    seg_key(s, key, sizeof(key), s->in_first, s->in_last);
+    struct seg g = {s->in_first, s->in_last, s->inflight.len, ""};
+    snprintf(g.by, sizeof(g.by), "%s", s->id);
+    seg_key(s, key, sizeof(key), &g);
     struct s3_res res;
     int rc = s3_put(s->s3, key, s->inflight.data, s->inflight.len, NULL, &res, err);
     count(s, S3S_PUT, &res, rc);
     if (rc != 0) return -1;
     struct manifest m;
     man_copy(&m, &s->man);
-    man_add_seg(&m, (struct seg){s->in_first, s->in_last, s->inflight.len});
+    man_add_seg(&m, g);
     m.last_lsn = s->in_last;
     rc = put_manifest(s, &m, err);
     man_free(&m);
@@ -857,7 +945,7 @@ static int claim_late(struct s3s *s, struct kv_err *err)
 {
     struct manifest m;
     struct s3_res res;
-    char etag[S3_ETAG_MAX] = "", why[S3S_REASON_MAX + 128];
+    char etag[S3_ETAG_MAX] = "", why[S3S_REASON_MAX + 256];
     int found = fetch_manifest(s, &m, etag, &res, err);
     if (found == -2) {
         halt(s, err->msg);
@@ -868,19 +956,19 @@ static int claim_late(struct s3s *s, struct kv_err *err)
     pthread_mutex_lock(&s->mu);
     uint64_t local = s->tapped_last > s->snap_lsn ? s->tapped_last : s->snap_lsn;
     pthread_mutex_unlock(&s->mu);
-    if (found == 0 && m.last_lsn > local && !owned_by_other(s, &m, &res)) {
-        snprintf(why, sizeof(why),
-                 "S3 holds newer data (LSN %" PRIu64 ") than this server (LSN %" PRIu64
-                 "): restart to restore from it",
-                 m.last_lsn, local);
-        man_free(&m);
-        halt(s, why);
-        return -1;
+    int verdict = judge(s, found, &m, &res, local, why, sizeof(why));
+    if (verdict == 2)
+        say(why, sizeof(why),
+            "S3 holds newer data (LSN %" PRIu64 ") than this server (LSN %" PRIu64
+            "): restart to restore from it",
+            m.last_lsn, local);
+    int rc = -1;
+    if (verdict == 0) {
+        snprintf(s->etag, sizeof(s->etag), "%s", etag);
+        rc = claim(s, found, &m, why, sizeof(why), err);
     }
-    snprintf(s->etag, sizeof(s->etag), "%s", etag);
-    int rc = claim(s, found, &m, &res, why, sizeof(why), err);
     man_free(&m);
-    if (rc == 1) halt(s, why);
+    if (verdict != 0 || rc == 1) halt(s, why);
     return rc == 0 ? 0 : -1;
 }
 
@@ -902,17 +990,27 @@ static int snapshot_due(struct s3s *s, uint64_t next_lsn, uint64_t lsn)
 static int step(struct s3s *s, int flush, struct kv_err *err)
 {
     if (!s->claimed && claim_late(s, err) != 0) return -1;
+    /* A snapshot due is taken out of the offer, so a newer one offered meanwhile cannot
+     * close the file under the upload; a failed upload puts it back unless one came. */
     pthread_mutex_lock(&s->mu);
-    int fd = s->snap_fd;
+    int fd = -1;
     uint64_t lsn = s->snap_lsn, bytes = s->snap_bytes;
     uint64_t next = s->inflight.len ? s->in_first : s->pending.len ? s->pend_first : 0;
+    if (s->snap_fd >= 0 && snapshot_due(s, next ? next : s->man.last_lsn + 1, lsn)) {
+        fd = s->snap_fd;
+        s->snap_fd = -1;
+    }
     pthread_mutex_unlock(&s->mu);
-    if (fd >= 0 && snapshot_due(s, next ? next : s->man.last_lsn + 1, lsn)) {
-        if (ship_snapshot(s, fd, lsn, bytes, err) != 0) return -1;
+    if (fd >= 0) {
+        int rc = ship_snapshot(s, fd, lsn, bytes, err);
         pthread_mutex_lock(&s->mu);
-        if (s->snap_fd == fd) close(fd), s->snap_fd = -1;
+        if (rc != 0 && s->snap_fd < 0 && !s->halted) {
+            s->snap_fd = fd;
+            fd = -1;
+        }
         pthread_mutex_unlock(&s->mu);
-        return 0;
+        if (fd >= 0) close(fd);
+        return rc;
     }
     int64_t now = util_mstime();
     if (!s->inflight.len && (flush || now - s->last_ship_ms >= s->cfg.wal_interval_ms)) {
@@ -969,7 +1067,7 @@ static void final_flush(struct s3s *s)
     if (s->halted || !s->claimed || s->failures) return;
     struct manifest m;
     man_copy(&m, &s->man);
-    snprintf(m.writer, sizeof(m.writer), "%s", WRITER_NONE);
+    m.released = 1;
     if (put_manifest(s, &m, &e) == 0)
         log_info("S3: %s released (LSN %" PRIu64 ")", s->where, s->man.last_lsn);
     man_free(&m);
