@@ -21,7 +21,7 @@ enum kv_err_code {
     KV_ELIMIT, /* a named limit was exceeded */
 };
 
-#define KV_ERR_MSG_MAX 256
+#define KV_ERR_MSG_MAX 1024 /* room for S3 keys, URLs and the error S3 returned */
 
 struct kv_err {
     int code;

@@ -10,7 +10,7 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-#define LOG_LINE_MAX 1024
+#define LOG_LINE_MAX 2048 /* a line with a full kv_err message and its context */
 
 void log_set_level(enum log_level level);
 int log_enabled(enum log_level level);

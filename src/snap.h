@@ -45,7 +45,7 @@
 #define SNAP_JSON_FILE     "kv_database.json"
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4
-#define SNAP_ERR_MAX       256
+#define SNAP_ERR_MAX       KV_ERR_MSG_MAX
 #define SNAP_NICE          19 /* the snapshot child's nice value */
 
 struct snap_config {
