@@ -63,7 +63,8 @@ struct s3s {
     struct buf pending; /* records tapped, not yet taken into a segment */
     uint64_t pend_first, pend_last, tapped_last;
     size_t inflight_bytes;
-    int snap_fd; /* newest local snapshot not yet uploaded, -1 if none */
+    int snap_fd;       /* newest local snapshot not yet uploaded, -1 if none */
+    int want_snapshot; /* the segments in S3 call for a snapshot and none is offered */
     uint64_t snap_lsn, snap_bytes;
     int stop;
     struct s3s_stats st;
@@ -761,6 +762,7 @@ void s3s_snapshot(struct s3s *s, int fd, uint64_t lsn)
     pthread_mutex_lock(&s->mu);
     if (s->snap_fd >= 0) close(s->snap_fd);
     s->snap_fd = -1;
+    s->want_snapshot = 0;
     if (!s->halted && fstat(fd, &st) == 0) {
         s->snap_fd = fd;
         s->snap_lsn = lsn;
@@ -770,6 +772,15 @@ void s3s_snapshot(struct s3s *s, int fd, uint64_t lsn)
         close(fd);
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+int s3s_snapshot_wanted(struct s3s *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int want = s->want_snapshot;
+    s->want_snapshot = 0;
+    pthread_mutex_unlock(&s->mu);
+    return want;
 }
 
 int s3s_writable(struct s3s *s, char *why, size_t n)
@@ -790,6 +801,17 @@ void s3s_get_stats(struct s3s *s, struct s3s_stats *st)
     *st = s->st;
     st->backlog_bytes = backlog_locked(s);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* 1 when the manifest's segments call for a newer snapshot: too many, or more bytes than the
+ * snapshot (restores would replay more than they load). */
+static int segments_outgrown(const struct manifest *m)
+{
+    uint64_t seg_bytes = 0;
+    for (size_t i = 0; i < m->nseg; i++)
+        seg_bytes += m->segs[i].bytes;
+    uint64_t limit = m->has_snap && m->snap_bytes > (1u << 20) ? m->snap_bytes : (1u << 20);
+    return m->nseg >= S3S_SEGMENT_NEW || seg_bytes > limit;
 }
 
 /* ---- the thread ---- */
@@ -918,6 +940,8 @@ static int ship_segment(struct s3s *s, struct kv_err *err)
     pthread_mutex_lock(&s->mu);
     clear_inflight(s);
     s->st.segments++;
+    /* Without a newer local snapshot to send, ask the server for one. */
+    if (segments_outgrown(&s->man) && s->snap_fd < 0) s->want_snapshot = 1;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -973,17 +997,13 @@ static int claim_late(struct s3s *s, struct kv_err *err)
 }
 
 /* What S3 lacks that the offered snapshot covers: it must go before the next segment. */
+
 static int snapshot_due(struct s3s *s, uint64_t next_lsn, uint64_t lsn)
 {
     const struct manifest *m = &s->man;
     if (m->has_snap && m->snap_lsn >= lsn) return 0;
     if (next_lsn > m->last_lsn + 1) return 1; /* a gap only the snapshot fills */
-    uint64_t seg_bytes = 0;
-    for (size_t i = 0; i < m->nseg; i++)
-        seg_bytes += m->segs[i].bytes;
-    uint64_t limit = m->has_snap && m->snap_bytes > (1u << 20) ? m->snap_bytes : (1u << 20);
-    return m->nseg >= S3S_SEGMENT_NEW || seg_bytes > limit ||
-           util_mstime() - s->last_snap_ms >= s->cfg.snapshot_every_ms;
+    return segments_outgrown(m) || util_mstime() - s->last_snap_ms >= s->cfg.snapshot_every_ms;
 }
 
 /* One step of work; 0 if it did something or had nothing to do, -1 if S3 failed. */

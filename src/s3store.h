@@ -100,6 +100,9 @@ void s3s_wal_tap(void *ctx, const void *p, size_t n, uint64_t first, uint64_t la
 /* A new local snapshot covering lsn is installed; fd (read-only, owned by the store from
  * here) is its file. */
 void s3s_snapshot(struct s3s *s, int fd, uint64_t lsn);
+/* 1 (once) when the segments in S3 have outgrown its snapshot and no newer local snapshot
+ * is on offer: the server should take one (automatic snapshots may be off). */
+int s3s_snapshot_wanted(struct s3s *s);
 /* 0 while the backlog is over max_backlog; *why then says so. */
 int s3s_writable(struct s3s *s, char *why, size_t n);
 void s3s_get_stats(struct s3s *s, struct s3s_stats *st);

@@ -221,6 +221,10 @@ static void cron(struct ev_loop *loop, void *data)
     ks_maintain(&s->ks, SRV_REHASH_CYCLE_US);
     if (++s->cron_runs % SRV_HZ == 0) wal_cron(s->wal);
     snap_cron(s->snap);
+    struct kv_err err;
+    if (s->s3s && s3s_snapshot_wanted(s->s3s) && !snap_running(s->snap) &&
+        snap_request(s->snap, &err) == 0)
+        log_warn("S3 wanted a snapshot, which cannot start: %s", err.msg);
 }
 
 static void on_wakeup(struct ev_loop *loop, void *data)
