@@ -142,6 +142,22 @@ async function main() {
   const store = server.store;
   const locks = new KeyLocks();
 
+  // S3rver writes an object's bytes in place, so a GET racing an overwrite could see a mix and
+  // a kill -9 mid-PUT left a truncated object; real S3 does neither. Write each file beside
+  // its final name and rename it in (a reader with the old file open keeps the old bytes).
+  const origPutContent = store.putContent.bind(store);
+  store.putContent = async (objectPath, content) => {
+    const tmp = `${objectPath}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+    try {
+      const res = await origPutContent(tmp, content);
+      await fs.promises.rename(tmp, objectPath);
+      return res;
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true });
+      throw err;
+    }
+  };
+
   // Current ETag of bucket/key exactly as S3rver sends it (a quoted hex string), or null.
   async function currentEtag(bucket, key) {
     try {
@@ -195,6 +211,10 @@ async function main() {
       (ctx.method === 'PUT' && !('uploadId' in q) && !('tagging' in q) && !('acl' in q)) ||
       (ctx.method === 'POST' && 'uploadId' in q) ||
       (ctx.method === 'DELETE' && Object.keys(q).length === 0);
+    // Reads take the key's lock too: the metadata (length, ETag) and the bytes then come from
+    // one version.
+    const isRead = (ctx.method === 'GET' || ctx.method === 'HEAD') && Object.keys(q).length === 0;
+    if (isRead) return locks.run(`${bucket}/${key}`, next);
     if (!isWrite) return next();
     return locks.run(`${bucket}/${key}`, async () => {
       await checkConditions(ctx, bucket, key);
