@@ -516,6 +516,25 @@ static int probe_rec(void *ctx, const struct walf_rec *rec)
     return 0;
 }
 
+/* Visits the good records of the data dir's WAL (none if it is missing or unreadable: the
+ * recovery that follows reports that). */
+static void scan_wal(const struct s3s *s, walf_visit_fn *visit, void *ctx)
+{
+    char path[S3S_DIR_MAX + 32];
+    snprintf(path, sizeof(path), "%s/kv_database.wal", s->cfg.dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            struct walf_scan sc;
+            (void)walf_scan(p, (size_t)st.st_size, visit, ctx, &sc);
+            munmap(p, (size_t)st.st_size);
+        }
+    }
+    if (fd >= 0) close(fd);
+}
+
 /* The last LSN the data dir holds: its snapshot's or its WAL's last record's. */
 static uint64_t local_lsn(const struct s3s *s)
 {
@@ -526,18 +545,7 @@ static uint64_t local_lsn(const struct s3s *s)
     o.on_start = probe_start;
     struct kv_err e;
     if (access(path, F_OK) == 0) (void)pqr_read_file_opts(path, &o, NULL, &sp, NULL, &e);
-    snprintf(path, sizeof(path), "%s/kv_database.wal", s->cfg.dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            struct walf_scan sc;
-            (void)walf_scan(p, (size_t)st.st_size, probe_rec, &wp, &sc);
-            munmap(p, (size_t)st.st_size);
-        }
-    }
-    if (fd >= 0) close(fd);
+    scan_wal(s, probe_rec, &wp);
     return sp.lsn > wp.lsn ? sp.lsn : wp.lsn;
 }
 
@@ -1140,19 +1148,9 @@ int s3s_start(struct s3s *s, uint64_t snap_lsn, struct kv_err *err)
     /* The local WAL's records after what S3 holds (or after the local snapshot, when S3's
      * state is not known yet) are the first backlog. */
     struct tap_file t = {s, s->claimed && s->man.last_lsn > snap_lsn ? s->man.last_lsn : snap_lsn};
-    snprintf(path, sizeof(path), "%s/kv_database.wal", s->cfg.dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            struct walf_scan sc;
-            (void)walf_scan(p, (size_t)st.st_size, tap_rec, &t, &sc);
-            munmap(p, (size_t)st.st_size);
-        }
-    }
-    if (fd >= 0) close(fd);
+    scan_wal(s, tap_rec, &t);
     snprintf(path, sizeof(path), "%s/kv_database.parquet", s->cfg.dir);
+    int fd;
     if (snap_lsn > 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) s3s_snapshot(s, fd, snap_lsn);
     s->last_ship_ms = util_mstime();
     if (pthread_create(&s->thread, NULL, thread_main, s) != 0)

@@ -29,12 +29,13 @@ Credentials S3RVER / S3RVER. Needs node with tests/interop/node_modules/@20minut
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
+
+from interop import node_path
 
 try:
     import boto3
@@ -56,20 +57,6 @@ REGION = "us-east-1"
 DEFAULT_BUCKET = "panda-test"
 DEFAULT_PREFIX = "panda/"
 START_TIMEOUT = 20.0
-
-
-def node_path():
-    """Path of the node binary ($PANDA_NODE, node on PATH, /usr/bin/node), or None."""
-    env = os.environ.get("PANDA_NODE")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    found = shutil.which("node") or shutil.which("nodejs")
-    if found:
-        return found
-    for p in ("/usr/bin/node", "/usr/local/bin/node"):
-        if os.access(p, os.X_OK):
-            return p
-    return None
 
 
 def have_s3():
