@@ -1,5 +1,6 @@
 /* alloc.c - aborting allocator wrappers with a used-memory counter. */
 #include "alloc.h"
+#include "err.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -7,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifdef PANDA_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 static _Atomic size_t used_bytes;
 
@@ -16,9 +21,24 @@ static void oom(size_t size)
     abort();
 }
 
-static void account_add(void *p)
+/* The bytes a request of size bytes occupies: jemalloc computes its size class from the size
+ * alone (malloc_usable_size would look the pointer up), and both agree by definition. */
+static size_t usable(void *p, size_t size)
 {
-    atomic_fetch_add_explicit(&used_bytes, malloc_usable_size(p), memory_order_relaxed);
+#ifdef PANDA_JEMALLOC
+    size_t n = nallocx(size, 0);
+    (void)p;
+    kv_dassert(n == malloc_usable_size(p));
+    return n;
+#else
+    (void)size;
+    return malloc_usable_size(p);
+#endif
+}
+
+static void account_add(void *p, size_t size)
+{
+    atomic_fetch_add_explicit(&used_bytes, usable(p, size), memory_order_relaxed);
 }
 
 static void account_sub(void *p)
@@ -28,9 +48,10 @@ static void account_sub(void *p)
 
 void *kv_malloc(size_t size)
 {
-    void *p = malloc(size ? size : 1);
+    size = size ? size : 1;
+    void *p = malloc(size);
     if (!p) oom(size);
-    account_add(p);
+    account_add(p, size);
     return p;
 }
 
@@ -38,7 +59,7 @@ void *kv_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) oom(n * size);
-    account_add(p);
+    account_add(p, (n ? n : 1) * (size ? size : 1)); /* calloc checked the product */
     return p;
 }
 
@@ -46,9 +67,10 @@ void *kv_realloc(void *p, size_t size)
 {
     if (!p) return kv_malloc(size);
     account_sub(p);
-    void *np = realloc(p, size ? size : 1);
+    size = size ? size : 1;
+    void *np = realloc(p, size);
     if (!np) oom(size);
-    account_add(np);
+    account_add(np, size);
     return np;
 }
 

@@ -5,8 +5,9 @@
  * for NULL (as Redis's zmalloc). Sizes that come from outside (the network, a file) are checked
  * against a named limit *before* they reach these functions.
  *
- * The allocator keeps a process-wide count of bytes handed out (by malloc_usable_size), for
- * INFO memory. The counter is updated with relaxed atomics, so any thread may allocate.
+ * The allocator keeps a process-wide count of bytes handed out (their size classes: jemalloc's
+ * nallocx on allocation, malloc_usable_size on free and with libc), for INFO memory. The
+ * counter is updated with relaxed atomics, so any thread may allocate.
  * Release builds link jemalloc (smaller size classes, no per-chunk header); sanitizer builds
  * use the libc allocator so ASan can see every allocation.
  */
