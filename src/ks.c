@@ -580,6 +580,34 @@ void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *va
     b->hash[b->n++] = ht_hash_bytes(key, klen);
 }
 
+void ks_bulk_mark(struct ks_bulk *b, uint64_t seq)
+{
+    kv_assert(b->nseg == 0 || seq >= b->seg[b->nseg - 1].seq);
+    if (b->nseg > 0 && b->seg[b->nseg - 1].first == b->n) { /* no rows since the last mark */
+        b->seg[b->nseg - 1].seq = seq;
+        return;
+    }
+    if (b->nseg == b->seg_cap) {
+        b->seg_cap = b->seg_cap ? b->seg_cap * 2 : 16;
+        b->seg = kv_realloc(b->seg, b->seg_cap * sizeof(*b->seg));
+    }
+    b->seg[b->nseg++] = (struct ks_bulk_seg){b->n, seq};
+}
+
+/* The seq of row i of b: that of the last segment starting at or before it. */
+static uint64_t row_seq(const struct ks_bulk *b, size_t i)
+{
+    size_t lo = 0, hi = b->nseg; /* segments [0, lo) start at or before i */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->seg[mid].first <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? b->seg[lo - 1].seq : 0;
+}
+
 static int same_key(const struct ks_entry *a, const struct ks_entry *b)
 {
     struct ks_view va, vb;
@@ -589,15 +617,29 @@ static int same_key(const struct ks_entry *a, const struct ks_entry *b)
 }
 
 /* A row, copied next to the other rows of its bucket range so the passes below read memory in
- * order; i is its position in the bulk (to drop a repeated key's earlier entry). */
+ * order; bulk and i locate it (to order repeated keys and drop the earlier entries). */
 struct bulk_row {
     struct ks_entry *e;
     uint64_t hash;
-    size_t i;
+    uint32_t bulk, i;
 };
 
-/* Drops earlier copies of keys added twice within rows[0..n) (one bucket range, in the order
- * they were added), using set (cap slots, a power of two) as scratch. */
+/* Whether row q comes after row r in the load's order (mark, bulk, row). */
+static int later(const struct ks_bulk *b, const struct bulk_row *q, const struct bulk_row *r)
+{
+    uint64_t sq = row_seq(&b[q->bulk], q->i), sr = row_seq(&b[r->bulk], r->i);
+    if (sq != sr) return sq > sr;
+    return q->bulk != r->bulk ? q->bulk > r->bulk : q->i > r->i;
+}
+
+static void drop_row(struct ks_bulk *b, struct bulk_row *r)
+{
+    kv_free(r->e);
+    r->e = b[r->bulk].e[r->i] = NULL;
+}
+
+/* Drops the earlier copies of keys added more than once within rows[0..n) (one bucket range),
+ * using set (cap slots, a power of two) as scratch. */
 static size_t drop_duplicates(struct ks_bulk *b, struct bulk_row *rows, size_t n, uint32_t *set,
                               size_t cap)
 {
@@ -607,12 +649,16 @@ static size_t drop_duplicates(struct ks_bulk *b, struct bulk_row *rows, size_t n
         size_t s = (size_t)(rows[r].hash >> 32) & (cap - 1);
         for (; set[s]; s = (s + 1) & (cap - 1)) {
             struct bulk_row *q = &rows[set[s] - 1];
-            if (q->hash == rows[r].hash && same_key(q->e, rows[r].e)) {
-                kv_free(q->e);
-                q->e = b->e[q->i] = NULL;
-                dropped++;
-                break;
+            if (q->hash == rows[r].hash && same_key(q->e, rows[r].e)) break;
+        }
+        if (set[s]) {
+            struct bulk_row *q = &rows[set[s] - 1];
+            dropped++;
+            if (later(b, q, &rows[r])) {
+                drop_row(b, &rows[r]);
+                continue;
             }
+            drop_row(b, q);
         }
         set[s] = (uint32_t)r + 1;
     }
@@ -624,34 +670,41 @@ static void bulk_free(struct ks_bulk *b)
     kv_free(b->e);
     kv_free(b->hash);
     kv_free(b->ttl);
+    kv_free(b->seg);
     memset(b, 0, sizeof(*b));
 }
 
-/* Counting sort of the rows by bucket range (stable, so repeated keys keep their order);
- * start[p] is where range p begins in the result. */
-static struct bulk_row *sort_by_range(const struct ks_bulk *b, size_t mask, int shift,
-                                      size_t start[KS_BULK_PARTS + 1])
+/* Counting sort of the rows of every bulk by bucket range (stable, in bulk order); start[p] is
+ * where range p begins in the result. */
+static struct bulk_row *sort_by_range(const struct ks_bulk *b, size_t nb, size_t total, size_t mask,
+                                      int shift, size_t start[KS_BULK_PARTS + 1])
 {
     memset(start, 0, (KS_BULK_PARTS + 1) * sizeof(*start));
-    for (size_t i = 0; i < b->n; i++)
-        start[((b->hash[i] & mask) >> shift) + 1]++;
+    for (size_t k = 0; k < nb; k++)
+        for (size_t i = 0; i < b[k].n; i++)
+            start[((b[k].hash[i] & mask) >> shift) + 1]++;
     for (int p = 0; p < KS_BULK_PARTS; p++)
         start[p + 1] += start[p];
     size_t fill[KS_BULK_PARTS];
     memcpy(fill, start, sizeof(fill));
-    struct bulk_row *rows = kv_malloc(b->n * sizeof(*rows));
-    for (size_t i = 0; i < b->n; i++)
-        rows[fill[(b->hash[i] & mask) >> shift]++] = (struct bulk_row){b->e[i], b->hash[i], i};
+    struct bulk_row *rows = kv_malloc(total * sizeof(*rows));
+    for (size_t k = 0; k < nb; k++)
+        for (size_t i = 0; i < b[k].n; i++)
+            rows[fill[(b[k].hash[i] & mask) >> shift]++] =
+                (struct bulk_row){b[k].e[i], b[k].hash[i], (uint32_t)k, (uint32_t)i};
     return rows;
 }
 
-size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
+size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b, size_t nb)
 {
-    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && b->n < UINT32_MAX);
-    ht_reserve(&ks->table, b->n);
+    size_t total = 0;
+    for (size_t k = 0; k < nb; k++)
+        total += b[k].n;
+    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && total < UINT32_MAX && nb < UINT32_MAX);
+    ht_reserve(&ks->table, total);
     int shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0;
     size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1], biggest = 0;
-    struct bulk_row *rows = sort_by_range(b, mask, shift, start);
+    struct bulk_row *rows = sort_by_range(b, nb, total, mask, shift, start);
     for (int p = 0; p < KS_BULK_PARTS; p++)
         if (start[p + 1] - start[p] > biggest) biggest = start[p + 1] - start[p];
     size_t cap = 16;
@@ -665,12 +718,14 @@ size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
         for (size_t r = lo; r < lo + n; r++)
             if (rows[r].e) ht_insert_fresh(&ks->table, &rows[r].e->node, rows[r].hash);
     }
-    for (size_t i = 0; i < b->nttl; i++) /* entry lines are touched only for TTL keys */
-        if (b->e[b->ttl[i]]) heap_add(ks, b->e[b->ttl[i]]);
-    ks->dirty += b->n - dropped;
+    for (size_t k = 0; k < nb; k++) {
+        for (size_t i = 0; i < b[k].nttl; i++) /* entry lines are touched only for TTL keys */
+            if (b[k].e[b[k].ttl[i]]) heap_add(ks, b[k].e[b[k].ttl[i]]);
+        bulk_free(&b[k]);
+    }
+    ks->dirty += total - dropped;
     kv_free(set);
     kv_free(rows);
-    bulk_free(b);
     return dropped;
 }
 

@@ -82,35 +82,63 @@ static uint64_t file_size(const char *path)
 /* ---- loading ---- */
 
 /* Rows go into a bulk load when the keyspace starts empty (start-up), else through ks_put
- * (--import into loaded data, where a file's key may replace a live one). */
+ * (--import into loaded data, where a file's key may replace a live one, on one thread). A
+ * bulk load is read on SNAP_LOAD_THREADS lanes, each with its own bulk on its own lines. */
+struct load_lane {
+    _Alignas(64) struct ks_bulk b;
+    uint64_t rows;
+    uint32_t rg; /* the row group b was last marked with; UINT32_MAX before the first */
+};
+
 struct loader {
     struct snap *sn;
     int bulk;
-    struct ks_bulk b;
+    struct load_lane lane[SNAP_LOAD_THREADS];
 };
 
-static int take_row(struct loader *ld, const void *key, size_t klen, const void *val, size_t vlen,
-                    int64_t expire, struct kv_err *err)
+static void loader_init(struct loader *ld, struct snap *sn, int bulk)
 {
+    memset(ld, 0, sizeof(*ld));
+    ld->sn = sn;
+    ld->bulk = bulk;
+    for (int i = 0; i < SNAP_LOAD_THREADS; i++)
+        ld->lane[i].rg = UINT32_MAX;
+}
+
+/* Runs on the row's lane: touches only that lane's state (and reads the keyspace's clock). */
+static int take_row(struct loader *ld, unsigned lane, uint32_t rg, const void *key, size_t klen,
+                    const void *val, size_t vlen, int64_t expire, struct kv_err *err)
+{
+    kv_assert(lane < SNAP_LOAD_THREADS && (ld->bulk || lane == 0));
+    struct load_lane *l = &ld->lane[lane];
     if (klen > KS_VALUE_MAX || vlen > KS_VALUE_MAX)
         return kv_err_set(err, KV_ELIMIT, "a key or value is over %llu bytes", KS_VALUE_MAX);
-    if (ld->bulk)
-        ks_bulk_add(&ld->b, key, klen, val, vlen, expire);
-    else
+    if (!ld->bulk) {
         ks_put(ld->sn->ks, key, klen, val, vlen, expire);
-    ld->sn->st.loaded_rows++;
+    } else {
+        if (rg != l->rg) ks_bulk_mark(&l->b, rg); /* a later row group's rows win */
+        l->rg = rg;
+        ks_bulk_add(&l->b, key, klen, val, vlen, expire);
+    }
+    l->rows++;
     return 0;
 }
 
-/* Links a bulk load in (ok) or drops it. */
+/* Links a bulk load in (ok) or drops it; counts the rows loaded. */
 static void loader_finish(struct loader *ld, int ok)
 {
+    struct ks_bulk b[SNAP_LOAD_THREADS];
+    for (int i = 0; i < SNAP_LOAD_THREADS; i++) {
+        ld->sn->st.loaded_rows += ld->lane[i].rows;
+        b[i] = ld->lane[i].b;
+    }
     if (!ld->bulk) return;
     if (!ok) {
-        ks_bulk_abort(&ld->b);
+        for (int i = 0; i < SNAP_LOAD_THREADS; i++)
+            ks_bulk_abort(&b[i]);
         return;
     }
-    size_t dups = ks_bulk_finish(ld->sn->ks, &ld->b);
+    size_t dups = ks_bulk_finish(ld->sn->ks, b, SNAP_LOAD_THREADS);
     ld->sn->st.loaded_rows -= dups;
     if (dups) log_info("%zu keys appeared more than once; the last row of each was kept", dups);
 }
@@ -119,14 +147,14 @@ static int load_row(void *ctx, const struct pqr_row *row, struct kv_err *err)
 {
     struct loader *ld = ctx;
     if (row->has_expire && row->expire_at_ms <= ld->sn->ks->now_ms) return 0; /* expired */
-    return take_row(ld, row->key, row->klen, row->val, row->vlen,
+    return take_row(ld, row->lane, row->row_group, row->key, row->klen, row->val, row->vlen,
                     row->has_expire ? row->expire_at_ms : KS_NO_TTL, err);
 }
 
 static int load_json_row(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
                          struct kv_err *err)
 {
-    return take_row(ctx, key, klen, val, vlen, KS_NO_TTL, err);
+    return take_row(ctx, 0, 0, key, klen, val, vlen, KS_NO_TTL, err);
 }
 
 /* Checks the format version before the first row. */
@@ -145,8 +173,9 @@ static int load_parquet(struct snap *sn, const char *what, const char *path, uin
 {
     struct pqr_info info;
     struct kv_err e;
-    struct loader ld = {.sn = sn, .bulk = ks_size(sn->ks) == 0};
-    struct pqr_opts o = {.on_start = load_start};
+    struct loader ld;
+    loader_init(&ld, sn, ks_size(sn->ks) == 0);
+    struct pqr_opts o = {.on_start = load_start, .threads = ld.bulk ? SNAP_LOAD_THREADS : 1};
     int rc = pqr_read_file_opts(path, &o, load_row, &ld, &info, &e);
     loader_finish(&ld, rc == 0);
     if (rc != 0) return kv_err_set(err, KV_EINVAL, "%s %s cannot be loaded: %s", what, path, e.msg);
@@ -166,7 +195,8 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
         sn->st.loaded_from = "parquet";
     } else if (access(sn->json, F_OK) == 0) {
         size_t n;
-        struct loader ld = {.sn = sn, .bulk = 1};
+        struct loader ld;
+        loader_init(&ld, sn, 1);
         int rc = jsonsnap_load(sn->json, load_json_row, &ld, &n, err);
         loader_finish(&ld, rc == 0);
         if (rc != 0) return -1;

@@ -25,7 +25,9 @@
  * one at once, or right after the one running, and returns the generation whose completion
  * answers the caller (the done hook).
  *
- * Threads: event-loop thread only (the child is a separate process).
+ * Threads: event-loop thread only (the child is a separate process). Loading into an empty
+ * keyspace decodes row groups on SNAP_LOAD_THREADS threads (pqr_opts.threads), each building
+ * its own bulk (ks.h); the entries are linked on the calling thread once all have joined.
  */
 #ifndef PANDA_SNAP_H
 #define PANDA_SNAP_H
@@ -42,6 +44,7 @@
 #define SNAP_TMP_SUFFIX    ".tmp"
 #define SNAP_THREADS       2  /* threads that write a snapshot (this machine has 2 cores) */
 #define SNAP_CHUNKS        64 /* bucket ranges the threads take in turn */
+#define SNAP_LOAD_THREADS  2  /* threads that decode a snapshot being loaded at start-up */
 #define SNAP_JSON_FILE     "kv_database.json"
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4
