@@ -71,7 +71,8 @@ struct pqw {
     /* pages of the open row group, in order; slots (and their buffers) are reused */
     struct pqw_page *pages;
     size_t npages, cap;
-    struct buf scratch; /* an optional column's page body: levels, then values */
+    struct buf scratch;    /* an optional column's page body: levels, then values */
+    struct pqc_cctx *cctx; /* the writer's compressor (a writer belongs to one thread) */
 };
 
 /* Writes p[0..n) at *pos and advances it. */
@@ -95,6 +96,7 @@ static struct pqw *new_writer(int fd, const struct pqw_opts *opts)
     w->fd = fd;
     w->opts = *opts;
     w->endp = &w->end;
+    w->cctx = pqc_cctx_new();
     if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
     static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
     for (int i = 0; i < NCOLS; i++) {
@@ -270,7 +272,7 @@ static int flush_page(struct pqw *w, int col, struct kv_err *err)
     j->col = col;
     j->unc = body->len;
     j->comp.len = j->hdr.len = 0;
-    if (pqc_compress(w->opts.codec, body->data, body->len, &j->comp, err) != 0) return -1;
+    if (pqc_compress(w->cctx, w->opts.codec, body->data, body->len, &j->comp, err) != 0) return -1;
     if (j->comp.len > INT32_MAX)
         return kv_err_set(err, KV_ELIMIT, "compressed page of %zu bytes", j->comp.len);
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)j->comp.data, (uInt)j->comp.len);
@@ -561,6 +563,7 @@ void pqw_abort(struct pqw *w)
     }
     kv_free(w->pages);
     buf_deinit(&w->scratch);
+    pqc_cctx_free(w->cctx);
     for (size_t g = 0; g < w->nrg; g++) {
         for (int i = 0; i < NCOLS; i++) {
             buf_deinit(&w->rg[g].col[i].min);
