@@ -174,13 +174,27 @@ int ht_find(struct ht *ht, const void *key, size_t len, uint64_t hash, struct ht
     return 0;
 }
 
-void ht_insert_fresh(struct ht *ht, struct ht_node *node, uint64_t hash)
+void ht_link_fresh(struct ht *ht, struct ht_node *node, uint64_t hash)
 {
-    kv_assert(!rehashing(ht) && ht->tab[0] && ht->used[0] < ((size_t)1 << ht->exp[0]) * 4);
+    kv_assert(!rehashing(ht) && ht->tab[0]);
     struct ht_node **head = &ht->tab[0][hash & mask_of(ht, 0)];
     if (*head) node->next = *head; /* else it is NULL already: the node's line stays cold */
     *head = node;
-    ht->used[0]++;
+}
+
+void ht_touch_fresh(struct ht *ht, size_t lo, size_t hi)
+{
+    kv_assert(!rehashing(ht) && ht->tab[0]);
+    size_t n = (size_t)1 << ht->exp[0];
+    if (hi > n) hi = n;
+    if (lo < hi) memset(&ht->tab[0][lo], 0, (hi - lo) * sizeof(ht->tab[0][0]));
+}
+
+void ht_count_fresh(struct ht *ht, size_t n)
+{
+    kv_assert(!rehashing(ht) && ht->tab[0]);
+    ht->used[0] += n;
+    kv_assert(ht->used[0] <= ((size_t)1 << ht->exp[0]) * 4);
 }
 
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash)

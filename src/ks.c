@@ -1,6 +1,7 @@
 /* ks.c - the keyspace (see ks.h). */
 #include "ks.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #define KS_TTL_BYTES    12 /* int64 expiry + uint32 heap index */
 #define KS_VARINT_MAX   10
 #define KS_RANDOM_TRIES 100
+#define KS_BULK_AHEAD   16 /* rows a bulk load's linking prefetches ahead */
 
 /* Layout of d[]: flags, [expire_ms int64, heap index uint32] if KS_F_TTL, varint key length,
  * varint value length, key bytes, value bytes. Multi-byte fields are unaligned: memcpy. */
@@ -674,24 +676,124 @@ static void bulk_free(struct ks_bulk *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* Counting sort of the rows of every bulk by bucket range (stable, in bulk order); start[p] is
- * where range p begins in the result. */
-static struct bulk_row *sort_by_range(const struct ks_bulk *b, size_t nb, size_t total, size_t mask,
-                                      int shift, size_t start[KS_BULK_PARTS + 1])
+/* One finishing thread's share: global rows [lo, hi) (the bulks one after the other) to sort,
+ * then bucket ranges [part_lo, part_hi) to link. */
+struct finish_job {
+    struct ks_bulk *b;
+    size_t nb;
+    struct ht *ht;
+    size_t mask;
+    int shift;
+    size_t lo, hi;
+    size_t fill[KS_BULK_PARTS]; /* rows of each range: counted, then where the next one goes */
+    struct bulk_row *rows;
+    const size_t *start; /* where each range begins in rows (KS_BULK_PARTS + 1) */
+    int part_lo, part_hi;
+    size_t cap; /* scratch set slots */
+    size_t linked, dropped;
+};
+
+static size_t range_of(const struct finish_job *j, uint64_t hash)
 {
-    memset(start, 0, (KS_BULK_PARTS + 1) * sizeof(*start));
-    for (size_t k = 0; k < nb; k++)
-        for (size_t i = 0; i < b[k].n; i++)
-            start[((b[k].hash[i] & mask) >> shift) + 1]++;
-    for (int p = 0; p < KS_BULK_PARTS; p++)
-        start[p + 1] += start[p];
-    size_t fill[KS_BULK_PARTS];
-    memcpy(fill, start, sizeof(fill));
+    return (hash & j->mask) >> j->shift;
+}
+
+/* The job's rows of the bulk that starts at global row base and holds n: [*i0, *i1). */
+static void job_span(const struct finish_job *j, size_t base, size_t n, size_t *i0, size_t *i1)
+{
+    *i0 = j->lo > base ? j->lo - base : 0;
+    *i1 = j->hi <= base ? 0 : j->hi - base < n ? j->hi - base : n; /* i0 > i1: none */
+}
+
+static void *job_count(void *arg)
+{
+    struct finish_job *j = arg;
+    size_t i0, i1;
+    memset(j->fill, 0, sizeof(j->fill));
+    for (size_t k = 0, base = 0; k < j->nb; base += j->b[k].n, k++) {
+        job_span(j, base, j->b[k].n, &i0, &i1);
+        for (size_t i = i0; i < i1; i++)
+            j->fill[range_of(j, j->b[k].hash[i])]++;
+    }
+    return NULL;
+}
+
+static void *job_scatter(void *arg)
+{
+    struct finish_job *j = arg;
+    size_t i0, i1;
+    for (size_t k = 0, base = 0; k < j->nb; base += j->b[k].n, k++) {
+        job_span(j, base, j->b[k].n, &i0, &i1);
+        for (size_t i = i0; i < i1; i++) {
+            uint64_t h = j->b[k].hash[i];
+            j->rows[j->fill[range_of(j, h)]++] =
+                (struct bulk_row){j->b[k].e[i], h, (uint32_t)k, (uint32_t)i};
+        }
+    }
+    return NULL;
+}
+
+static void *job_link(void *arg)
+{
+    struct finish_job *j = arg;
+    uint32_t *set = kv_malloc(j->cap * sizeof(*set));
+    for (int p = j->part_lo; p < j->part_hi; p++) {
+        size_t lo = j->start[p], n = j->start[p + 1] - lo;
+        ht_touch_fresh(j->ht, (size_t)p << j->shift, (size_t)(p + 1) << j->shift);
+        j->dropped += drop_duplicates(j->b, j->rows + lo, n, set, j->cap);
+        for (size_t r = lo; r < lo + n; r++) {
+            /* A node is written when its bucket is taken: a cache miss, so ask for it early. */
+            const struct bulk_row *ahead = &j->rows[r + KS_BULK_AHEAD];
+            if (r + KS_BULK_AHEAD < lo + n && ahead->e)
+                ht_prefetch_fresh(j->ht, &ahead->e->node, ahead->hash);
+            if (j->rows[r].e) ht_link_fresh(j->ht, &j->rows[r].e->node, j->rows[r].hash);
+        }
+        j->linked += n;
+    }
+    j->linked -= j->dropped;
+    kv_free(set);
+    return NULL;
+}
+
+/* Runs fn on every job, the first on the calling thread; a job whose thread cannot start
+ * runs there too. */
+static void run_jobs(void *(*fn)(void *), struct finish_job *jobs)
+{
+    pthread_t t[KS_BULK_THREADS];
+    int started[KS_BULK_THREADS] = {0};
+    for (int k = 1; k < KS_BULK_THREADS; k++)
+        started[k] = pthread_create(&t[k], NULL, fn, &jobs[k]) == 0;
+    fn(&jobs[0]);
+    for (int k = 1; k < KS_BULK_THREADS; k++) {
+        if (started[k])
+            pthread_join(t[k], NULL);
+        else
+            fn(&jobs[k]);
+    }
+}
+
+/* Counting sort of every bulk's rows by bucket range (two passes, each split among the
+ * jobs); start[p] is where range p begins in the result. Rows of a range come in no
+ * particular order: drop_duplicates orders repeated keys itself. */
+static struct bulk_row *sort_by_range(struct finish_job *jobs, size_t total,
+                                      size_t start[KS_BULK_PARTS + 1])
+{
+    run_jobs(job_count, jobs);
+    start[0] = 0;
+    for (int p = 0; p < KS_BULK_PARTS; p++) {
+        size_t at = start[p];
+        for (int k = 0; k < KS_BULK_THREADS; k++) { /* job k's rows of range p come here */
+            size_t n = jobs[k].fill[p];
+            jobs[k].fill[p] = at;
+            at += n;
+        }
+        start[p + 1] = at;
+    }
+    kv_assert(start[KS_BULK_PARTS] == total);
     struct bulk_row *rows = kv_malloc(total * sizeof(*rows));
-    for (size_t k = 0; k < nb; k++)
-        for (size_t i = 0; i < b[k].n; i++)
-            rows[fill[(b[k].hash[i] & mask) >> shift]++] =
-                (struct bulk_row){b[k].e[i], b[k].hash[i], (uint32_t)k, (uint32_t)i};
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k].rows = rows;
+    run_jobs(job_scatter, jobs);
     return rows;
 }
 
@@ -702,29 +804,40 @@ size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b, size_t nb)
         total += b[k].n;
     kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && total < UINT32_MAX && nb < UINT32_MAX);
     ht_reserve(&ks->table, total);
-    int shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0;
-    size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1], biggest = 0;
-    struct bulk_row *rows = sort_by_range(b, nb, total, mask, shift, start);
+    struct finish_job jobs[KS_BULK_THREADS];
+    size_t start[KS_BULK_PARTS + 1], biggest = 0, cap = 16, dropped = 0, linked = 0;
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k] = (struct finish_job){
+            .b = b,
+            .nb = nb,
+            .ht = &ks->table,
+            .mask = ((size_t)1 << ks->table.exp[0]) - 1,
+            .shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0,
+            .lo = total / KS_BULK_THREADS * (size_t)k,
+            .hi = k + 1 == KS_BULK_THREADS ? total : total / KS_BULK_THREADS * (size_t)(k + 1),
+            .start = start,
+            .part_lo = KS_BULK_PARTS / KS_BULK_THREADS * k,
+            .part_hi = KS_BULK_PARTS / KS_BULK_THREADS * (k + 1),
+        };
+    struct bulk_row *rows = sort_by_range(jobs, total, start);
     for (int p = 0; p < KS_BULK_PARTS; p++)
         if (start[p + 1] - start[p] > biggest) biggest = start[p + 1] - start[p];
-    size_t cap = 16;
     while (cap < biggest * 2)
         cap *= 2;
-    uint32_t *set = kv_malloc(cap * sizeof(*set));
-    size_t dropped = 0;
-    for (int p = 0; p < KS_BULK_PARTS; p++) {
-        size_t lo = start[p], n = start[p + 1] - lo;
-        dropped += drop_duplicates(b, rows + lo, n, set, cap);
-        for (size_t r = lo; r < lo + n; r++)
-            if (rows[r].e) ht_insert_fresh(&ks->table, &rows[r].e->node, rows[r].hash);
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k].cap = cap;
+    run_jobs(job_link, jobs);
+    for (int k = 0; k < KS_BULK_THREADS; k++) {
+        dropped += jobs[k].dropped;
+        linked += jobs[k].linked;
     }
+    ht_count_fresh(&ks->table, linked);
     for (size_t k = 0; k < nb; k++) {
         for (size_t i = 0; i < b[k].nttl; i++) /* entry lines are touched only for TTL keys */
             if (b[k].e[b[k].ttl[i]]) heap_add(ks, b[k].e[b[k].ttl[i]]);
         bulk_free(&b[k]);
     }
-    ks->dirty += total - dropped;
-    kv_free(set);
+    ks->dirty += linked;
     kv_free(rows);
     return dropped;
 }

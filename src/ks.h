@@ -19,7 +19,7 @@
  * valid only until the next mutating call on the keyspace.
  *
  * Threads: one thread (the event loop). ks_flush may hand the old entries to a background
- * thread for freeing through the free_async hook.
+ * thread for freeing through the free_async hook; ks_bulk_finish runs threads of its own.
  */
 #ifndef PANDA_KS_H
 #define PANDA_KS_H
@@ -151,7 +151,8 @@ void ks_foreach_part(struct ks *ks, unsigned part, unsigned nparts, ks_visit_cb 
  * file's row group number); rows before a bulk's first mark have seq 0, and a seq belongs to
  * one bulk. The keyspace must be empty and have no hooks; the caller owns the bulks until
  * finish or abort. */
-#define KS_BULK_PARTS 256
+#define KS_BULK_PARTS   256
+#define KS_BULK_THREADS 2 /* threads of ks_bulk_finish (the caller's included) */
 
 struct ks_bulk_seg {
     size_t first; /* the segment's first row */
@@ -172,8 +173,9 @@ void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *va
                  int64_t expire_ms);
 /* Starts the rows of seq, which must not be below b's last mark. */
 void ks_bulk_mark(struct ks_bulk *b, uint64_t seq);
-/* Links the rows of b[0..nb) into ks on the calling thread and frees the bulks' arrays;
- * returns the duplicates dropped (the earlier rows of a repeated key). */
+/* Links the rows of b[0..nb) into ks and frees the bulks' arrays; returns the duplicates
+ * dropped (the earlier rows of a repeated key). Sorting and linking are split among
+ * KS_BULK_THREADS threads (bucket ranges apart), joined before it returns. */
 size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b, size_t nb);
 void ks_bulk_abort(struct ks_bulk *b); /* frees the entries too */
 
