@@ -94,12 +94,6 @@ void ht_count_fresh(struct ht *ht, size_t n);
  * its copy on write at the first link then makes every CPU that runs the process flush its
  * TLB (an IPI each, and a VM exit in a guest). */
 void ht_touch_fresh(struct ht *ht, size_t lo, size_t hi);
-/* Hints the CPU to load node for writing if ht_link_fresh would write to it now (its bucket
- * is taken): a bulk loader calls it some nodes ahead, within its own bucket range. */
-static inline void ht_prefetch_fresh(const struct ht *ht, const struct ht_node *node, uint64_t hash)
-{
-    if (ht->tab[0][hash & (((size_t)1 << ht->exp[0]) - 1)]) __builtin_prefetch(node, 1);
-}
 /* Unlinks the node at pos and returns it. */
 struct ht_node *ht_unlink(struct ht *ht, const struct ht_pos *pos);
 /* Puts node in place of the one at pos (same key); returns the old one. */

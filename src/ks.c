@@ -12,7 +12,6 @@
 #define KS_TTL_BYTES    12 /* int64 expiry + uint32 heap index */
 #define KS_VARINT_MAX   10
 #define KS_RANDOM_TRIES 100
-#define KS_BULK_AHEAD   16 /* rows a bulk load's linking prefetches ahead */
 
 /* Layout of d[]: flags, [expire_ms int64, heap index uint32] if KS_F_TTL, varint key length,
  * varint value length, key bytes, value bytes. Multi-byte fields are unaligned: memcpy. */
@@ -741,13 +740,8 @@ static void *job_link(void *arg)
         size_t lo = j->start[p], n = j->start[p + 1] - lo;
         ht_touch_fresh(j->ht, (size_t)p << j->shift, (size_t)(p + 1) << j->shift);
         j->dropped += drop_duplicates(j->b, j->rows + lo, n, set, j->cap);
-        for (size_t r = lo; r < lo + n; r++) {
-            /* A node is written when its bucket is taken: a cache miss, so ask for it early. */
-            const struct bulk_row *ahead = &j->rows[r + KS_BULK_AHEAD];
-            if (r + KS_BULK_AHEAD < lo + n && ahead->e)
-                ht_prefetch_fresh(j->ht, &ahead->e->node, ahead->hash);
+        for (size_t r = lo; r < lo + n; r++)
             if (j->rows[r].e) ht_link_fresh(j->ht, &j->rows[r].e->node, j->rows[r].hash);
-        }
         j->linked += n;
     }
     j->linked -= j->dropped;
