@@ -21,6 +21,9 @@
 const char *malloc_conf = "slab_sizes:1-4096:16";
 #endif
 
+#define KV_STR_(x) #x
+#define KV_STR(x)  KV_STR_(x)
+
 static _Atomic size_t used_bytes;
 
 static void oom(size_t size)
@@ -94,6 +97,15 @@ void *kv_memdup(const void *p, size_t len)
     void *d = kv_malloc(len);
     if (len) memcpy(d, p, len);
     return d;
+}
+
+void kv_alloc_drop_cache(void)
+{
+#ifdef PANDA_JEMALLOC
+    (void)mallctl("arena." KV_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL, NULL, 0);
+#else
+    (void)malloc_trim(0);
+#endif
 }
 
 size_t kv_used_memory(void)

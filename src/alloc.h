@@ -22,6 +22,12 @@ void *kv_realloc(void *p, size_t size);
 void kv_free(void *p);
 void *kv_memdup(const void *p, size_t len);
 
+/* Returns the free pages the allocator keeps for reuse to the kernel. A forked child calls it
+ * before it allocates: its buffers then come from fresh pages instead of pages it shares with
+ * its parent, whose first write would each be a copy-on-write fault (and a TLB flush of every
+ * CPU that runs the child). */
+void kv_alloc_drop_cache(void);
+
 /* Bytes currently allocated through this module. */
 size_t kv_used_memory(void);
 

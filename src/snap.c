@@ -395,6 +395,7 @@ static void child_main(struct snap *sn, int errfd)
 {
     struct kv_err err;
     uint64_t rows;
+    kv_alloc_drop_cache(); /* the writers' buffers: fresh pages, not copies of the parent's */
     if (write_file(sn, sn->run_lsn, &rows, &err) != 0) {
         ssize_t w = write(errfd, err.msg, strlen(err.msg));
         (void)w;
