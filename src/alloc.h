@@ -7,7 +7,8 @@
  *
  * The allocator keeps a process-wide count of bytes handed out (their size classes: jemalloc's
  * nallocx on allocation, malloc_usable_size on free and with libc), for INFO memory. The
- * counter is updated with relaxed atomics, so any thread may allocate.
+ * count is kept in a few counters on separate cache lines, each thread updating one with
+ * relaxed atomics, so any thread may allocate and threads allocating at once do not contend.
  * Release builds link jemalloc (smaller size classes, no per-chunk header); sanitizer builds
  * use the libc allocator so ASan can see every allocation.
  */
