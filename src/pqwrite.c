@@ -20,6 +20,13 @@
 
 #define NCOLS 3
 
+/* The first 16 bytes of a string as two big-endian words, zero-padded: when a string's prefix
+ * is strictly above (below) another's, so is the string (a shorter one pads with zeros, which
+ * sort first, so it can only tie). */
+struct prefix {
+    uint64_t hi, lo;
+};
+
 struct pqw_col {
     const char *name;
     int type;        /* PQ_BYTE_ARRAY or PQ_INT64 */
@@ -29,8 +36,9 @@ struct pqw_col {
     uint32_t page_values;
     uint64_t chunk_values; /* values in the open row group's finished pages */
     int has_minmax;
-    struct buf min, max; /* BYTE_ARRAY bounds */
-    int64_t imin, imax;  /* INT64 bounds */
+    struct buf min, max;        /* BYTE_ARRAY bounds */
+    struct prefix min16, max16; /* their first 16 bytes, for a quick test */
+    int64_t imin, imax;         /* INT64 bounds */
     uint64_t nulls;
     int all_utf8; /* over the whole file: decides the STRING annotation */
 };
@@ -161,6 +169,39 @@ static void set_buf(struct buf *b, const void *p, size_t n)
     buf_append(b, p, n);
 }
 
+static struct prefix prefix_of(const void *p, size_t n)
+{
+    uint8_t b[16] = {0};
+    const uint8_t *q = p;
+    if (n < 16) {
+        if (n) memcpy(b, p, n);
+        q = b;
+    }
+    return (struct prefix){be64(q), be64(q + 8)};
+}
+
+static int prefix_above(struct prefix a, struct prefix b)
+{
+    return a.hi > b.hi || (a.hi == b.hi && a.lo > b.lo);
+}
+
+/* Takes p as a new bound when it is one; the prefixes settle most values without a compare of
+ * the bytes. */
+static void add_bounds(struct pqw_col *c, const void *p, size_t n)
+{
+    struct prefix v = prefix_of(p, n);
+    if (c->has_minmax && prefix_above(v, c->min16) && prefix_above(c->max16, v)) return;
+    if (!c->has_minmax || bytes_cmp(p, n, &c->min) < 0) {
+        set_buf(&c->min, p, n);
+        c->min16 = v;
+    }
+    if (!c->has_minmax || bytes_cmp(p, n, &c->max) > 0) {
+        set_buf(&c->max, p, n);
+        c->max16 = v;
+    }
+    c->has_minmax = 1;
+}
+
 static void add_bytes(struct pqw_col *c, const void *p, size_t n)
 {
     uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
@@ -170,15 +211,7 @@ static void add_bytes(struct pqw_col *c, const void *p, size_t n)
     c->page.len += 4 + n;
     c->page_values++;
     if (c->all_utf8 && !util_utf8_valid(p, n)) c->all_utf8 = 0;
-    if (!c->has_minmax) {
-        set_buf(&c->min, p, n);
-        set_buf(&c->max, p, n);
-        c->has_minmax = 1;
-    } else if (bytes_cmp(p, n, &c->min) < 0) {
-        set_buf(&c->min, p, n);
-    } else if (bytes_cmp(p, n, &c->max) > 0) {
-        set_buf(&c->max, p, n);
-    }
+    add_bounds(c, p, n);
 }
 
 static void add_i64(struct pqw_col *c, int64_t v)
