@@ -210,7 +210,6 @@ static void add_bytes(struct pqw_col *c, const void *p, size_t n)
     memcpy(buf_tail(&c->page) + 4, p, n);
     c->page.len += 4 + n;
     c->page_values++;
-    if (c->all_utf8 && !util_utf8_valid(p, n)) c->all_utf8 = 0;
     add_bounds(c, p, n);
 }
 
@@ -302,10 +301,36 @@ static struct pqw_page *next_slot(struct pqw *w)
 
 /* Ends the column's open page: compresses it into a job kept until the row group is written,
  * and starts an empty one. */
+/* Whether every value of a PLAIN BYTE_ARRAY page is valid UTF-8. A page without a byte of
+ * 0x80 or above (length prefixes included) is ASCII throughout: one pass over its words
+ * instead of a call per value. */
+static int page_utf8(const struct buf *page)
+{
+    const uint8_t *p = (const uint8_t *)page->data, *end = p + page->len;
+    uint64_t high = 0, x;
+    size_t i = 0;
+    for (; i + 8 <= page->len; i += 8) {
+        memcpy(&x, p + i, 8);
+        high |= x;
+    }
+    for (; i < page->len; i++)
+        high |= p[i];
+    if (!(high & 0x8080808080808080ULL)) return 1;
+    while (p < end) { /* the page was built by add_bytes: every length fits */
+        uint32_t n =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        kv_assert((size_t)(end - p) >= 4 + (size_t)n);
+        if (!util_utf8_valid(p + 4, n)) return 0;
+        p += 4 + n;
+    }
+    return 1;
+}
+
 static int flush_page(struct pqw *w, int col, struct kv_err *err)
 {
     struct pqw_col *c = &w->col[col];
     if (c->page_values == 0) return 0;
+    if (c->type == PQ_BYTE_ARRAY && c->all_utf8) c->all_utf8 = page_utf8(&c->page);
     const struct buf *body = &c->page;
     if (c->optional) { /* definition levels, then the values */
         w->scratch.len = 0;
