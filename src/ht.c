@@ -174,13 +174,27 @@ int ht_find(struct ht *ht, const void *key, size_t len, uint64_t hash, struct ht
     return 0;
 }
 
-void ht_insert_fresh(struct ht *ht, struct ht_node *node, uint64_t hash)
+void ht_link_fresh(struct ht *ht, struct ht_node *node, uint64_t hash)
 {
-    kv_assert(!rehashing(ht) && ht->tab[0] && ht->used[0] < ((size_t)1 << ht->exp[0]) * 4);
+    kv_assert(!rehashing(ht) && ht->tab[0]);
     struct ht_node **head = &ht->tab[0][hash & mask_of(ht, 0)];
     if (*head) node->next = *head; /* else it is NULL already: the node's line stays cold */
     *head = node;
-    ht->used[0]++;
+}
+
+void ht_touch_fresh(struct ht *ht, size_t lo, size_t hi)
+{
+    kv_assert(!rehashing(ht) && ht->tab[0]);
+    size_t n = (size_t)1 << ht->exp[0];
+    if (hi > n) hi = n;
+    if (lo < hi) memset(&ht->tab[0][lo], 0, (hi - lo) * sizeof(ht->tab[0][0]));
+}
+
+void ht_count_fresh(struct ht *ht, size_t n)
+{
+    kv_assert(!rehashing(ht) && ht->tab[0]);
+    ht->used[0] += n;
+    kv_assert(ht->used[0] <= ((size_t)1 << ht->exp[0]) * 4);
 }
 
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash)
@@ -265,25 +279,44 @@ unsigned long ht_scan(struct ht *ht, unsigned long v, ht_visit_cb *cb, void *ctx
 
 #define HT_FOREACH_AHEAD 32
 
+/* The node k links after n, or NULL. */
+static inline struct ht_node *nth(struct ht_node *n, int k)
+{
+    while (n && k-- > 0)
+        n = n->next;
+    return n;
+}
+
+/* Hints the CPU to load the node after n, and n's second cache line; n has been loaded. */
+static inline void prefetch_next(const struct ht_node *n)
+{
+    if (!n) return;
+    __builtin_prefetch((const char *)n + 64);
+    if (n->next) __builtin_prefetch(n->next);
+}
+
 void ht_foreach_part(struct ht *ht, unsigned part, unsigned nparts, ht_visit_cb *cb, void *ctx)
 {
     kv_assert(part < nparts);
+    const size_t a = HT_FOREACH_AHEAD;
     for (int t = 0; t <= 1; t++) {
         if (!ht->tab[t]) continue;
         size_t n = (size_t)1 << ht->exp[t], lo = n / nparts * part;
         size_t hi = part + 1 == nparts ? n : n / nparts * (part + 1);
+        struct ht_node **tab = ht->tab[t];
         for (size_t b = lo; b < hi; b++) {
-            /* Nodes are scattered: load the heads HT_FOREACH_AHEAD buckets on, and the rest
-             * of the chains (and each entry's second cache line) half as far on, or a full
-             * scan is a cache miss or two per node (snapshots walk it all). */
-            if (b + HT_FOREACH_AHEAD < hi && ht->tab[t][b + HT_FOREACH_AHEAD])
-                __builtin_prefetch(ht->tab[t][b + HT_FOREACH_AHEAD]);
-            if (b + HT_FOREACH_AHEAD / 2 < hi) /* heads loaded by now: fetch the rest */
-                for (struct ht_node *c = ht->tab[t][b + HT_FOREACH_AHEAD / 2]; c; c = c->next) {
-                    __builtin_prefetch((char *)c + 64);
-                    if (c->next) __builtin_prefetch(c->next);
-                }
-            visit_chain(ht->tab[t][b], cb, ctx);
+            /* Nodes are scattered, or a full scan is a cache miss or two per node (snapshots
+             * walk it all). The heads HT_FOREACH_AHEAD buckets on are asked for; each quarter
+             * of the way closer, the chain's node asked for a stage earlier has arrived, so the
+             * one after it is asked for, so no load waits on memory (but the last stage's
+             * walk down chains past three nodes, rare at the table's load). */
+            if (b + a < hi && tab[b + a]) __builtin_prefetch(tab[b + a]);
+            if (b + a * 3 / 4 < hi) prefetch_next(tab[b + a * 3 / 4]);
+            if (b + a / 2 < hi) prefetch_next(nth(tab[b + a / 2], 1));
+            if (b + a / 4 < hi)
+                for (struct ht_node *c = nth(tab[b + a / 4], 2); c; c = c->next)
+                    prefetch_next(c);
+            visit_chain(tab[b], cb, ctx);
         }
     }
 }

@@ -15,7 +15,8 @@
  * Positions (struct ht_pos) returned by ht_find stay valid only until the next call into the
  * table that may rehash (any call except ht_replace/ht_unlink at that position).
  *
- * Threads: none inside; one thread at a time per table.
+ * Threads: none inside; one thread at a time per table, except ht_foreach_part (readers) and
+ * ht_link_fresh (a bulk load) on disjoint bucket ranges.
  */
 #ifndef PANDA_HT_H
 #define PANDA_HT_H
@@ -82,9 +83,17 @@ static inline void ht_prefetch(const struct ht *ht, uint64_t hash)
 }
 /* Links node, which must not already be in the table (the caller looked it up). */
 void ht_insert(struct ht *ht, struct ht_node *node, uint64_t hash);
-/* Bulk loading into a table sized by ht_reserve (no rehash under way): links a node whose next
- * is already NULL, writing to it only when its bucket is taken. */
-void ht_insert_fresh(struct ht *ht, struct ht_node *node, uint64_t hash);
+/* Bulk loading into a table sized by ht_reserve (no rehash under way), by several threads at
+ * once, each linking into its own bucket range: links a node whose next is already NULL,
+ * writing to it only when its bucket is taken, and counts nothing; once they are done, one
+ * thread adds the n nodes linked with ht_count_fresh. */
+void ht_link_fresh(struct ht *ht, struct ht_node *node, uint64_t hash);
+void ht_count_fresh(struct ht *ht, size_t n);
+/* Writes zeros over buckets [lo, hi) (clamped to the table) of a table ht_reserve just sized,
+ * before linking into them: a fresh page that is read first maps the shared zero page, and
+ * its copy on write at the first link then makes every CPU that runs the process flush its
+ * TLB (an IPI each, and a VM exit in a guest). */
+void ht_touch_fresh(struct ht *ht, size_t lo, size_t hi);
 /* Unlinks the node at pos and returns it. */
 struct ht_node *ht_unlink(struct ht *ht, const struct ht_pos *pos);
 /* Puts node in place of the one at pos (same key); returns the old one. */

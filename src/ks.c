@@ -1,6 +1,7 @@
 /* ks.c - the keyspace (see ks.h). */
 #include "ks.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -580,6 +581,34 @@ void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *va
     b->hash[b->n++] = ht_hash_bytes(key, klen);
 }
 
+void ks_bulk_mark(struct ks_bulk *b, uint64_t seq)
+{
+    kv_assert(b->nseg == 0 || seq >= b->seg[b->nseg - 1].seq);
+    if (b->nseg > 0 && b->seg[b->nseg - 1].first == b->n) { /* no rows since the last mark */
+        b->seg[b->nseg - 1].seq = seq;
+        return;
+    }
+    if (b->nseg == b->seg_cap) {
+        b->seg_cap = b->seg_cap ? b->seg_cap * 2 : 16;
+        b->seg = kv_realloc(b->seg, b->seg_cap * sizeof(*b->seg));
+    }
+    b->seg[b->nseg++] = (struct ks_bulk_seg){b->n, seq};
+}
+
+/* The seq of row i of b: that of the last segment starting at or before it. */
+static uint64_t row_seq(const struct ks_bulk *b, size_t i)
+{
+    size_t lo = 0, hi = b->nseg; /* segments [0, lo) start at or before i */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->seg[mid].first <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? b->seg[lo - 1].seq : 0;
+}
+
 static int same_key(const struct ks_entry *a, const struct ks_entry *b)
 {
     struct ks_view va, vb;
@@ -589,15 +618,29 @@ static int same_key(const struct ks_entry *a, const struct ks_entry *b)
 }
 
 /* A row, copied next to the other rows of its bucket range so the passes below read memory in
- * order; i is its position in the bulk (to drop a repeated key's earlier entry). */
+ * order; bulk and i locate it (to order repeated keys and drop the earlier entries). */
 struct bulk_row {
     struct ks_entry *e;
     uint64_t hash;
-    size_t i;
+    uint32_t bulk, i;
 };
 
-/* Drops earlier copies of keys added twice within rows[0..n) (one bucket range, in the order
- * they were added), using set (cap slots, a power of two) as scratch. */
+/* Whether row q comes after row r in the load's order (mark, bulk, row). */
+static int later(const struct ks_bulk *b, const struct bulk_row *q, const struct bulk_row *r)
+{
+    uint64_t sq = row_seq(&b[q->bulk], q->i), sr = row_seq(&b[r->bulk], r->i);
+    if (sq != sr) return sq > sr;
+    return q->bulk != r->bulk ? q->bulk > r->bulk : q->i > r->i;
+}
+
+static void drop_row(struct ks_bulk *b, struct bulk_row *r)
+{
+    kv_free(r->e);
+    r->e = b[r->bulk].e[r->i] = NULL;
+}
+
+/* Drops the earlier copies of keys added more than once within rows[0..n) (one bucket range),
+ * using set (cap slots, a power of two) as scratch. */
 static size_t drop_duplicates(struct ks_bulk *b, struct bulk_row *rows, size_t n, uint32_t *set,
                               size_t cap)
 {
@@ -607,12 +650,16 @@ static size_t drop_duplicates(struct ks_bulk *b, struct bulk_row *rows, size_t n
         size_t s = (size_t)(rows[r].hash >> 32) & (cap - 1);
         for (; set[s]; s = (s + 1) & (cap - 1)) {
             struct bulk_row *q = &rows[set[s] - 1];
-            if (q->hash == rows[r].hash && same_key(q->e, rows[r].e)) {
-                kv_free(q->e);
-                q->e = b->e[q->i] = NULL;
-                dropped++;
-                break;
+            if (q->hash == rows[r].hash && same_key(q->e, rows[r].e)) break;
+        }
+        if (set[s]) {
+            struct bulk_row *q = &rows[set[s] - 1];
+            dropped++;
+            if (later(b, q, &rows[r])) {
+                drop_row(b, &rows[r]);
+                continue;
             }
+            drop_row(b, q);
         }
         set[s] = (uint32_t)r + 1;
     }
@@ -624,53 +671,168 @@ static void bulk_free(struct ks_bulk *b)
     kv_free(b->e);
     kv_free(b->hash);
     kv_free(b->ttl);
+    kv_free(b->seg);
     memset(b, 0, sizeof(*b));
 }
 
-/* Counting sort of the rows by bucket range (stable, so repeated keys keep their order);
- * start[p] is where range p begins in the result. */
-static struct bulk_row *sort_by_range(const struct ks_bulk *b, size_t mask, int shift,
+/* One finishing thread's share: global rows [lo, hi) (the bulks one after the other) to sort,
+ * then bucket ranges [part_lo, part_hi) to link. */
+struct finish_job {
+    struct ks_bulk *b;
+    size_t nb;
+    struct ht *ht;
+    size_t mask;
+    int shift;
+    size_t lo, hi;
+    size_t fill[KS_BULK_PARTS]; /* rows of each range: counted, then where the next one goes */
+    struct bulk_row *rows;
+    const size_t *start; /* where each range begins in rows (KS_BULK_PARTS + 1) */
+    int part_lo, part_hi;
+    size_t cap; /* scratch set slots */
+    size_t linked, dropped;
+};
+
+static size_t range_of(const struct finish_job *j, uint64_t hash)
+{
+    return (hash & j->mask) >> j->shift;
+}
+
+/* The job's rows of the bulk that starts at global row base and holds n: [*i0, *i1). */
+static void job_span(const struct finish_job *j, size_t base, size_t n, size_t *i0, size_t *i1)
+{
+    *i0 = j->lo > base ? j->lo - base : 0;
+    *i1 = j->hi <= base ? 0 : j->hi - base < n ? j->hi - base : n; /* i0 > i1: none */
+}
+
+static void *job_count(void *arg)
+{
+    struct finish_job *j = arg;
+    size_t i0, i1;
+    memset(j->fill, 0, sizeof(j->fill));
+    for (size_t k = 0, base = 0; k < j->nb; base += j->b[k].n, k++) {
+        job_span(j, base, j->b[k].n, &i0, &i1);
+        for (size_t i = i0; i < i1; i++)
+            j->fill[range_of(j, j->b[k].hash[i])]++;
+    }
+    return NULL;
+}
+
+static void *job_scatter(void *arg)
+{
+    struct finish_job *j = arg;
+    size_t i0, i1;
+    for (size_t k = 0, base = 0; k < j->nb; base += j->b[k].n, k++) {
+        job_span(j, base, j->b[k].n, &i0, &i1);
+        for (size_t i = i0; i < i1; i++) {
+            uint64_t h = j->b[k].hash[i];
+            j->rows[j->fill[range_of(j, h)]++] =
+                (struct bulk_row){j->b[k].e[i], h, (uint32_t)k, (uint32_t)i};
+        }
+    }
+    return NULL;
+}
+
+static void *job_link(void *arg)
+{
+    struct finish_job *j = arg;
+    uint32_t *set = kv_malloc(j->cap * sizeof(*set));
+    for (int p = j->part_lo; p < j->part_hi; p++) {
+        size_t lo = j->start[p], n = j->start[p + 1] - lo;
+        ht_touch_fresh(j->ht, (size_t)p << j->shift, (size_t)(p + 1) << j->shift);
+        j->dropped += drop_duplicates(j->b, j->rows + lo, n, set, j->cap);
+        for (size_t r = lo; r < lo + n; r++)
+            if (j->rows[r].e) ht_link_fresh(j->ht, &j->rows[r].e->node, j->rows[r].hash);
+        j->linked += n;
+    }
+    j->linked -= j->dropped;
+    kv_free(set);
+    return NULL;
+}
+
+/* Runs fn on every job, the first on the calling thread; a job whose thread cannot start
+ * runs there too. */
+static void run_jobs(void *(*fn)(void *), struct finish_job *jobs)
+{
+    pthread_t t[KS_BULK_THREADS];
+    int started[KS_BULK_THREADS] = {0};
+    for (int k = 1; k < KS_BULK_THREADS; k++)
+        started[k] = pthread_create(&t[k], NULL, fn, &jobs[k]) == 0;
+    fn(&jobs[0]);
+    for (int k = 1; k < KS_BULK_THREADS; k++) {
+        if (started[k])
+            pthread_join(t[k], NULL);
+        else
+            fn(&jobs[k]);
+    }
+}
+
+/* Counting sort of every bulk's rows by bucket range (two passes, each split among the
+ * jobs); start[p] is where range p begins in the result. Rows of a range come in no
+ * particular order: drop_duplicates orders repeated keys itself. */
+static struct bulk_row *sort_by_range(struct finish_job *jobs, size_t total,
                                       size_t start[KS_BULK_PARTS + 1])
 {
-    memset(start, 0, (KS_BULK_PARTS + 1) * sizeof(*start));
-    for (size_t i = 0; i < b->n; i++)
-        start[((b->hash[i] & mask) >> shift) + 1]++;
-    for (int p = 0; p < KS_BULK_PARTS; p++)
-        start[p + 1] += start[p];
-    size_t fill[KS_BULK_PARTS];
-    memcpy(fill, start, sizeof(fill));
-    struct bulk_row *rows = kv_malloc(b->n * sizeof(*rows));
-    for (size_t i = 0; i < b->n; i++)
-        rows[fill[(b->hash[i] & mask) >> shift]++] = (struct bulk_row){b->e[i], b->hash[i], i};
+    run_jobs(job_count, jobs);
+    start[0] = 0;
+    for (int p = 0; p < KS_BULK_PARTS; p++) {
+        size_t at = start[p];
+        for (int k = 0; k < KS_BULK_THREADS; k++) { /* job k's rows of range p come here */
+            size_t n = jobs[k].fill[p];
+            jobs[k].fill[p] = at;
+            at += n;
+        }
+        start[p + 1] = at;
+    }
+    kv_assert(start[KS_BULK_PARTS] == total);
+    struct bulk_row *rows = kv_malloc(total * sizeof(*rows));
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k].rows = rows;
+    run_jobs(job_scatter, jobs);
     return rows;
 }
 
-size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b)
+size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b, size_t nb)
 {
-    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && b->n < UINT32_MAX);
-    ht_reserve(&ks->table, b->n);
-    int shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0;
-    size_t mask = ((size_t)1 << ks->table.exp[0]) - 1, start[KS_BULK_PARTS + 1], biggest = 0;
-    struct bulk_row *rows = sort_by_range(b, mask, shift, start);
+    size_t total = 0;
+    for (size_t k = 0; k < nb; k++)
+        total += b[k].n;
+    kv_assert(ks_size(ks) == 0 && ks->on_touch == NULL && total < UINT32_MAX && nb < UINT32_MAX);
+    ht_reserve(&ks->table, total);
+    struct finish_job jobs[KS_BULK_THREADS];
+    size_t start[KS_BULK_PARTS + 1], biggest = 0, cap = 16, dropped = 0, linked = 0;
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k] = (struct finish_job){
+            .b = b,
+            .nb = nb,
+            .ht = &ks->table,
+            .mask = ((size_t)1 << ks->table.exp[0]) - 1,
+            .shift = ks->table.exp[0] > 8 ? ks->table.exp[0] - 8 : 0,
+            .lo = total / KS_BULK_THREADS * (size_t)k,
+            .hi = k + 1 == KS_BULK_THREADS ? total : total / KS_BULK_THREADS * (size_t)(k + 1),
+            .start = start,
+            .part_lo = KS_BULK_PARTS / KS_BULK_THREADS * k,
+            .part_hi = KS_BULK_PARTS / KS_BULK_THREADS * (k + 1),
+        };
+    struct bulk_row *rows = sort_by_range(jobs, total, start);
     for (int p = 0; p < KS_BULK_PARTS; p++)
         if (start[p + 1] - start[p] > biggest) biggest = start[p + 1] - start[p];
-    size_t cap = 16;
     while (cap < biggest * 2)
         cap *= 2;
-    uint32_t *set = kv_malloc(cap * sizeof(*set));
-    size_t dropped = 0;
-    for (int p = 0; p < KS_BULK_PARTS; p++) {
-        size_t lo = start[p], n = start[p + 1] - lo;
-        dropped += drop_duplicates(b, rows + lo, n, set, cap);
-        for (size_t r = lo; r < lo + n; r++)
-            if (rows[r].e) ht_insert_fresh(&ks->table, &rows[r].e->node, rows[r].hash);
+    for (int k = 0; k < KS_BULK_THREADS; k++)
+        jobs[k].cap = cap;
+    run_jobs(job_link, jobs);
+    for (int k = 0; k < KS_BULK_THREADS; k++) {
+        dropped += jobs[k].dropped;
+        linked += jobs[k].linked;
     }
-    for (size_t i = 0; i < b->nttl; i++) /* entry lines are touched only for TTL keys */
-        if (b->e[b->ttl[i]]) heap_add(ks, b->e[b->ttl[i]]);
-    ks->dirty += b->n - dropped;
-    kv_free(set);
+    ht_count_fresh(&ks->table, linked);
+    for (size_t k = 0; k < nb; k++) {
+        for (size_t i = 0; i < b[k].nttl; i++) /* entry lines are touched only for TTL keys */
+            if (b[k].e[b[k].ttl[i]]) heap_add(ks, b[k].e[b[k].ttl[i]]);
+        bulk_free(&b[k]);
+    }
+    ks->dirty += linked;
     kv_free(rows);
-    bulk_free(b);
     return dropped;
 }
 

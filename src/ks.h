@@ -19,7 +19,7 @@
  * valid only until the next mutating call on the keyspace.
  *
  * Threads: one thread (the event loop). ks_flush may hand the old entries to a background
- * thread for freeing through the free_async hook.
+ * thread for freeing through the free_async hook; ks_bulk_finish runs threads of its own.
  */
 #ifndef PANDA_KS_H
 #define PANDA_KS_H
@@ -143,9 +143,21 @@ void ks_foreach_part(struct ks *ks, unsigned part, unsigned nparts, ks_visit_cb 
 /* Bulk loading (start-up from a snapshot), about 4x faster than ks_put per key on a large
  * keyspace: entries are built as rows arrive; ks_bulk_finish sizes the table once and links
  * the entries bucket range by bucket range (KS_BULK_PARTS ranges, each small enough to stay in
- * cache) instead of at random. A key added twice keeps its last value, as with ks_put. The
- * keyspace must be empty and have no hooks; the caller owns b until finish or abort. */
-#define KS_BULK_PARTS 256
+ * cache) instead of at random. A key added twice keeps its last value, as with ks_put.
+ *
+ * Several threads may build one load, each into its own struct ks_bulk (nothing is shared
+ * until finish). Rows are ordered by (mark, bulk, row): ks_bulk_mark(b, seq) says that the
+ * rows added to b from then on come after every row of any bulk under a lower seq (such as a
+ * file's row group number); rows before a bulk's first mark have seq 0, and a seq belongs to
+ * one bulk. The keyspace must be empty and have no hooks; the caller owns the bulks until
+ * finish or abort. */
+#define KS_BULK_PARTS   256
+#define KS_BULK_THREADS 2 /* threads of ks_bulk_finish (the caller's included) */
+
+struct ks_bulk_seg {
+    size_t first; /* the segment's first row */
+    uint64_t seq;
+};
 
 struct ks_bulk {
     struct ks_entry **e;
@@ -153,12 +165,18 @@ struct ks_bulk {
     size_t n, cap;
     uint32_t *ttl; /* rows with an expiry, for the heap */
     size_t nttl, ttl_cap;
+    struct ks_bulk_seg *seg; /* where each seq starts, in order; none before the first mark */
+    size_t nseg, seg_cap;
 };
 
 void ks_bulk_add(struct ks_bulk *b, const char *key, size_t klen, const char *val, size_t vlen,
                  int64_t expire_ms);
-/* Links everything into ks and frees b's arrays; returns the duplicates dropped. */
-size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b);
+/* Starts the rows of seq, which must not be below b's last mark. */
+void ks_bulk_mark(struct ks_bulk *b, uint64_t seq);
+/* Links the rows of b[0..nb) into ks and frees the bulks' arrays; returns the duplicates
+ * dropped (the earlier rows of a repeated key). Sorting and linking are split among
+ * KS_BULK_THREADS threads (bucket ranges apart), joined before it returns. */
+size_t ks_bulk_finish(struct ks *ks, struct ks_bulk *b, size_t nb);
 void ks_bulk_abort(struct ks_bulk *b); /* frees the entries too */
 
 /* Background maintenance for a timer: rehash for up to us microseconds, shrink if sparse. */

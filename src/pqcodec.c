@@ -6,9 +6,54 @@
 #include <snappy-c.h>
 #include <string.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_literalCompressionMode */
 #include <zstd.h>
 
+#include "alloc.h"
 #include "parquet.h"
+
+struct pqc_cctx {
+    ZSTD_CCtx *zstd; /* set up at the first ZSTD page */
+};
+
+struct pqc_cctx *pqc_cctx_new(void)
+{
+    return kv_calloc(1, sizeof(struct pqc_cctx));
+}
+
+void pqc_cctx_free(struct pqc_cctx *cx)
+{
+    if (!cx) return;
+    ZSTD_freeCCtx(cx->zstd);
+    kv_free(cx);
+}
+
+/* A ZSTD compressor at PQC_ZSTD_LEVEL with Huffman literals, or at the fallback level when
+ * this libzstd does not take the (experimental) literals setting. NULL when out of memory. */
+static ZSTD_CCtx *zstd_new(void)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (!z) return NULL;
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_literalCompressionMode, ZSTD_ps_enable)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, PQC_ZSTD_LEVEL)))
+        ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, PQC_ZSTD_FALLBACK_LEVEL);
+    return z;
+}
+
+static int zstd_compress(struct pqc_cctx *cx, const void *in, size_t in_len, struct buf *out,
+                         struct kv_err *err)
+{
+    ZSTD_CCtx *z = cx ? cx->zstd : NULL;
+    if (!z && !(z = zstd_new())) return kv_err_set(err, KV_ESYS, "ZSTD: cannot set up a context");
+    if (cx) cx->zstd = z;
+    size_t n = ZSTD_compressBound(in_len);
+    buf_reserve(out, n);
+    n = ZSTD_compress2(z, buf_tail(out), n, in, in_len);
+    if (!cx) ZSTD_freeCCtx(z);
+    if (ZSTD_isError(n)) return kv_err_set(err, KV_EINVAL, "ZSTD: %s", ZSTD_getErrorName(n));
+    out->len += n;
+    return 0;
+}
 
 const char *pqc_name(int codec)
 {
@@ -58,7 +103,8 @@ static int gzip_compress(const void *in, size_t in_len, struct buf *out, struct 
     return rc == Z_STREAM_END ? 0 : kv_err_set(err, KV_EINVAL, "GZIP: deflate failed (%d)", rc);
 }
 
-int pqc_compress(int codec, const void *in, size_t in_len, struct buf *out, struct kv_err *err)
+int pqc_compress(struct pqc_cctx *cx, int codec, const void *in, size_t in_len, struct buf *out,
+                 struct kv_err *err)
 {
     switch (codec) {
     case PQ_UNCOMPRESSED:
@@ -72,14 +118,8 @@ int pqc_compress(int codec, const void *in, size_t in_len, struct buf *out, stru
         out->len += n;
         return 0;
     }
-    case PQ_ZSTD: {
-        size_t n = ZSTD_compressBound(in_len);
-        buf_reserve(out, n);
-        n = ZSTD_compress(buf_tail(out), n, in, in_len, PQC_ZSTD_LEVEL);
-        if (ZSTD_isError(n)) return kv_err_set(err, KV_EINVAL, "ZSTD: %s", ZSTD_getErrorName(n));
-        out->len += n;
-        return 0;
-    }
+    case PQ_ZSTD:
+        return zstd_compress(cx, in, in_len, out, err);
     case PQ_GZIP:
         return gzip_compress(in, in_len, out, err);
     case PQ_LZ4_RAW: {

@@ -16,7 +16,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -337,6 +339,8 @@ struct rd {
     void *ctx;
     struct pqr_info *info;
     struct kv_err *err;
+    unsigned lane;          /* the decoding thread this copy belongs to (pqr_row.lane) */
+    _Atomic uint32_t *stop; /* the first row group that failed (nrg while none) */
 };
 
 static int fail(struct rd *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1495,6 +1499,8 @@ static int deliver(struct rd *rd, uint32_t g, struct col **cols, uint64_t row0, 
         slot(cols[COL_VAL], i, &row.val, &row.vlen, &row.val_null);
         row.has_expire = ec && !ec->isnull[i];
         row.expire_at_ms = row.has_expire ? ec->iv[i] : 0;
+        row.row_group = g;
+        row.lane = rd->lane;
         if (!rd->lenient && (row.key_null || row.val_null))
             return fail(rd, "row group %u, row %llu: %s is null", g, (unsigned long long)(row0 + i),
                         row.key_null ? rd->t[COL_KEY].name : rd->t[COL_VAL].name);
@@ -1510,7 +1516,8 @@ static int decode_rg(struct rd *rd, uint32_t g, const struct rgmeta *m)
     int rc = 0;
     for (int k = 0; k < NCOL; k++)
         if (rd->t[k].found) cols[k] = col_open(rd, g, m, k);
-    while (done < rows && rc == 0) {
+    /* A row group after one that failed is left: the read fails with the earlier error. */
+    while (done < rows && rc == 0 && atomic_load_explicit(rd->stop, memory_order_relaxed) > g) {
         uint32_t n = rows - done < PQR_BATCH ? (uint32_t)(rows - done) : PQR_BATCH;
         for (int k = 0; k < NCOL && rc == 0; k++)
             if (cols[k]) rc = col_fill(cols[k], n);
@@ -1522,6 +1529,87 @@ static int decode_rg(struct rd *rd, uint32_t g, const struct rgmeta *m)
     for (int k = 0; k < NCOL; k++)
         col_close(cols[k]);
     return rc;
+}
+
+/* ---- decoding threads ---- */
+
+/* One decoding thread: a copy of the validated reader with its own error, taking row groups
+ * from a shared counter until none is left. */
+struct lane {
+    struct rd rd;
+    struct kv_err err;
+    _Atomic uint32_t *next;
+    uint32_t failed; /* the row group whose decoding failed, nrg if none */
+};
+
+/* Lowers *stop to g unless it is lower already. */
+static void stop_at(_Atomic uint32_t *stop, uint32_t g)
+{
+    uint32_t cur = atomic_load(stop);
+    while (g < cur && !atomic_compare_exchange_weak(stop, &cur, g)) {
+    }
+}
+
+/* Decodes row group g; r is at the start of row group *at (<= g) and moves past g. */
+static int lane_rowgroup(struct rd *rd, struct thr_r *r, uint32_t *at, uint32_t g)
+{
+    struct rgmeta m;
+    for (; *at < g; (*at)++)
+        if (thr_r_skip(r, THR_STRUCT) != 0) return thr_fail(rd, r, "RowGroup");
+    *at = g + 1;
+    if (parse_rowgroup(rd, r, g, &m) != 0) return -1;
+    return decode_rg(rd, g, &m);
+}
+
+static void *lane_main(void *arg)
+{
+    struct lane *l = arg;
+    struct rd *rd = &l->rd;
+    struct thr_r r;
+    enum thr_type et;
+    uint32_t n, at = 0;
+    thr_r_init(&r, rd->rg_at, (size_t)(rd->meta_end - rd->rg_at));
+    int rc = thr_r_list(&r, &et, &n);
+    kv_assert(rc == 0 && n == rd->nrg); /* as for_each_rowgroup found it */
+    for (uint32_t g; (g = atomic_fetch_add(l->next, 1)) < n && g < atomic_load(rd->stop);) {
+        if (lane_rowgroup(rd, &r, &at, g) != 0) {
+            l->failed = g;
+            stop_at(rd->stop, g);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Decodes every row group on up to `threads` threads (the calling one included); a failure
+ * reports the error of the first row group that failed, as a read in order would. */
+static int decode_all(struct rd *rd, unsigned threads)
+{
+    if (threads < 1) threads = 1;
+    if (threads > PQR_MAX_THREADS) threads = PQR_MAX_THREADS;
+    if (threads > rd->nrg) threads = rd->nrg ? rd->nrg : 1;
+    _Atomic uint32_t next = 0, stop = rd->nrg;
+    struct lane l[PQR_MAX_THREADS];
+    pthread_t t[PQR_MAX_THREADS];
+    int started[PQR_MAX_THREADS] = {0};
+    for (unsigned i = 0; i < threads; i++) {
+        l[i].rd = *rd;
+        l[i].rd.err = &l[i].err;
+        l[i].rd.lane = i;
+        l[i].rd.stop = &stop;
+        l[i].next = &next;
+        l[i].failed = rd->nrg;
+        if (i > 0) started[i] = pthread_create(&t[i], NULL, lane_main, &l[i]) == 0;
+    }
+    lane_main(&l[0]); /* without a thread, a lane's row groups go to the others */
+    const struct lane *first = NULL;
+    for (unsigned i = 0; i < threads; i++) {
+        if (i > 0 && started[i]) pthread_join(t[i], NULL);
+        if (l[i].failed < rd->nrg && (!first || l[i].failed < first->failed)) first = &l[i];
+    }
+    if (!first) return 0;
+    *rd->err = first->err;
+    return -1;
 }
 
 /* ---- entry points ---- */
@@ -1562,7 +1650,7 @@ int pqr_read_mem_opts(const void *p, size_t n, const struct pqr_opts *opts, pqr_
         return fail(&rd, "row groups hold %llu rows but FileMetaData.num_rows says %lld",
                     (unsigned long long)rd.info->rows, (long long)rd.num_rows);
     if (opts && opts->on_start && opts->on_start(ctx, rd.info, err) != 0) return -1;
-    return for_each_rowgroup(&rd, decode_rg);
+    return decode_all(&rd, opts ? opts->threads : 1);
 }
 
 int pqr_read_mem(const void *p, size_t n, pqr_row_fn fn, void *ctx, struct pqr_info *info,

@@ -24,7 +24,8 @@
  * with Arrow's 100-byte allowance.
  *
  * Ownership: the row passed to the callback points into the reader's buffers (or the file's
- * mapping) and is valid only during the call. Threads: no shared state; any thread.
+ * mapping) and is valid only during the call. Threads: no shared state; any thread. A read
+ * may decode row groups on threads of its own (pqr_opts.threads), joined before it returns.
  * pqr_read_file maps the file: truncating it while it is read kills the process with SIGBUS,
  * so read snapshots that nobody writes.
  */
@@ -42,6 +43,7 @@
 #define PQR_MAX_SCHEMA_DEPTH 64           /* nesting of groups in the schema tree */
 #define PQR_MAX_DELTA_BLOCK  (1u << 20)   /* DELTA_BINARY_PACKED values per block */
 #define PQR_MAX_BATCH_BYTES  (256u << 20) /* DELTA_BYTE_ARRAY bytes rebuilt per batch of rows */
+#define PQR_MAX_THREADS      8            /* decoding threads of one read (pqr_opts.threads) */
 
 struct pqr_row {
     const uint8_t *key;
@@ -51,10 +53,13 @@ struct pqr_row {
     int has_expire;
     int64_t expire_at_ms;
     int key_null, val_null; /* only with pqr_opts.lenient; otherwise a null is an error */
+    uint32_t row_group;     /* the row group it belongs to (0 for the first) */
+    unsigned lane;          /* the decoding thread that delivers it (0: the caller's own) */
 };
 
-/* Called once per row, in file order. Return 0 to go on, or -1 (filling err) to stop the read,
- * which then returns -1 with that error. */
+/* Called once per row, in file order (with pqr_opts.threads > 1: in order within each row
+ * group, see there). Return 0 to go on, or -1 (filling err) to stop the read, which then
+ * returns -1 with that error. */
 typedef int (*pqr_row_fn)(void *ctx, const struct pqr_row *row, struct kv_err *err);
 
 struct pqr_info {
@@ -90,6 +95,16 @@ struct pqr_opts {
     /* Called once the footer and every row group's metadata have been checked, before the
      * first row (info->rows and Panda's metadata are known then); -1 stops the read. */
     int (*on_start)(void *ctx, const struct pqr_info *info, struct kv_err *err);
+    /* Row groups decoded at once on this many threads (0 or 1: only the caller's; at most
+     * PQR_MAX_THREADS; never more than the file has row groups). The calling thread is lane 0
+     * and starts the others after on_start. Each row group is decoded by one lane, which
+     * hands its rows to the callback in order; lanes take the next row group as they finish
+     * one, so the callback runs on several threads at once and rows of different row groups
+     * arrive in any order: it keeps per-lane state (pqr_row.lane) and orders by
+     * pqr_row.row_group. An error stops the read with the error of the first row group (in
+     * file order) that failed, as a read on one thread would; rows of later row groups may
+     * have reached the callback by then. */
+    unsigned threads;
 };
 
 int pqr_read_file_opts(const char *path, const struct pqr_opts *opts, pqr_row_fn fn, void *ctx,

@@ -20,6 +20,13 @@
 
 #define NCOLS 3
 
+/* The first 16 bytes of a string as two big-endian words, zero-padded: when a string's prefix
+ * is strictly above (below) another's, so is the string (a shorter one pads with zeros, which
+ * sort first, so it can only tie). */
+struct prefix {
+    uint64_t hi, lo;
+};
+
 struct pqw_col {
     const char *name;
     int type;        /* PQ_BYTE_ARRAY or PQ_INT64 */
@@ -29,8 +36,9 @@ struct pqw_col {
     uint32_t page_values;
     uint64_t chunk_values; /* values in the open row group's finished pages */
     int has_minmax;
-    struct buf min, max; /* BYTE_ARRAY bounds */
-    int64_t imin, imax;  /* INT64 bounds */
+    struct buf min, max;        /* BYTE_ARRAY bounds */
+    struct prefix min16, max16; /* their first 16 bytes, for a quick test */
+    int64_t imin, imax;         /* INT64 bounds */
     uint64_t nulls;
     int all_utf8; /* over the whole file: decides the STRING annotation */
 };
@@ -71,7 +79,8 @@ struct pqw {
     /* pages of the open row group, in order; slots (and their buffers) are reused */
     struct pqw_page *pages;
     size_t npages, cap;
-    struct buf scratch; /* an optional column's page body: levels, then values */
+    struct buf scratch;    /* an optional column's page body: levels, then values */
+    struct pqc_cctx *cctx; /* the writer's compressor (a writer belongs to one thread) */
 };
 
 /* Writes p[0..n) at *pos and advances it. */
@@ -95,6 +104,7 @@ static struct pqw *new_writer(int fd, const struct pqw_opts *opts)
     w->fd = fd;
     w->opts = *opts;
     w->endp = &w->end;
+    w->cctx = pqc_cctx_new();
     if (w->opts.row_group_rows == 0) w->opts.row_group_rows = PQW_ROW_GROUP_ROWS;
     static const char *names[NCOLS] = {PQ_COL_KEY, PQ_COL_VALUE, PQ_COL_EXPIRE};
     for (int i = 0; i < NCOLS; i++) {
@@ -132,10 +142,24 @@ struct pqw *pqw_open_part(struct pqw *first)
     return w;
 }
 
+static inline uint64_t be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+/* memcmp order of a[0..an) against b, eight bytes at a time and inline: every value of a
+ * column is compared with both bounds. */
 static int bytes_cmp(const void *a, size_t an, const struct buf *b)
 {
-    size_t n = an < b->len ? an : b->len;
-    int r = n ? memcmp(a, b->data, n) : 0; /* an empty bound may have no storage */
+    const uint8_t *x = a, *y = (const uint8_t *)b->data;
+    size_t n = an < b->len ? an : b->len, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u = be64(x + i), v = be64(y + i);
+        if (u != v) return u < v ? -1 : 1;
+    }
+    int r = n > i ? memcmp(x + i, y + i, n - i) : 0; /* an empty bound may have no storage */
     return r ? r : (an > b->len) - (an < b->len);
 }
 
@@ -143,6 +167,39 @@ static void set_buf(struct buf *b, const void *p, size_t n)
 {
     b->len = 0;
     buf_append(b, p, n);
+}
+
+static struct prefix prefix_of(const void *p, size_t n)
+{
+    uint8_t b[16] = {0};
+    const uint8_t *q = p;
+    if (n < 16) {
+        if (n) memcpy(b, p, n);
+        q = b;
+    }
+    return (struct prefix){be64(q), be64(q + 8)};
+}
+
+static int prefix_above(struct prefix a, struct prefix b)
+{
+    return a.hi > b.hi || (a.hi == b.hi && a.lo > b.lo);
+}
+
+/* Takes p as a new bound when it is one; the prefixes settle most values without a compare of
+ * the bytes. */
+static void add_bounds(struct pqw_col *c, const void *p, size_t n)
+{
+    struct prefix v = prefix_of(p, n);
+    if (c->has_minmax && prefix_above(v, c->min16) && prefix_above(c->max16, v)) return;
+    if (!c->has_minmax || bytes_cmp(p, n, &c->min) < 0) {
+        set_buf(&c->min, p, n);
+        c->min16 = v;
+    }
+    if (!c->has_minmax || bytes_cmp(p, n, &c->max) > 0) {
+        set_buf(&c->max, p, n);
+        c->max16 = v;
+    }
+    c->has_minmax = 1;
 }
 
 static void add_bytes(struct pqw_col *c, const void *p, size_t n)
@@ -153,16 +210,7 @@ static void add_bytes(struct pqw_col *c, const void *p, size_t n)
     memcpy(buf_tail(&c->page) + 4, p, n);
     c->page.len += 4 + n;
     c->page_values++;
-    if (c->all_utf8 && !util_utf8_valid(p, n)) c->all_utf8 = 0;
-    if (!c->has_minmax) {
-        set_buf(&c->min, p, n);
-        set_buf(&c->max, p, n);
-        c->has_minmax = 1;
-    } else if (bytes_cmp(p, n, &c->min) < 0) {
-        set_buf(&c->min, p, n);
-    } else if (bytes_cmp(p, n, &c->max) > 0) {
-        set_buf(&c->max, p, n);
-    }
+    add_bounds(c, p, n);
 }
 
 static void add_i64(struct pqw_col *c, int64_t v)
@@ -253,10 +301,36 @@ static struct pqw_page *next_slot(struct pqw *w)
 
 /* Ends the column's open page: compresses it into a job kept until the row group is written,
  * and starts an empty one. */
+/* Whether every value of a PLAIN BYTE_ARRAY page is valid UTF-8. A page without a byte of
+ * 0x80 or above (length prefixes included) is ASCII throughout: one pass over its words
+ * instead of a call per value. */
+static int page_utf8(const struct buf *page)
+{
+    const uint8_t *p = (const uint8_t *)page->data, *end = p + page->len;
+    uint64_t high = 0, x;
+    size_t i = 0;
+    for (; i + 8 <= page->len; i += 8) {
+        memcpy(&x, p + i, 8);
+        high |= x;
+    }
+    for (; i < page->len; i++)
+        high |= p[i];
+    if (!(high & 0x8080808080808080ULL)) return 1;
+    while (p < end) { /* the page was built by add_bytes: every length fits */
+        uint32_t n =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        kv_assert((size_t)(end - p) >= 4 + (size_t)n);
+        if (!util_utf8_valid(p + 4, n)) return 0;
+        p += 4 + n;
+    }
+    return 1;
+}
+
 static int flush_page(struct pqw *w, int col, struct kv_err *err)
 {
     struct pqw_col *c = &w->col[col];
     if (c->page_values == 0) return 0;
+    if (c->type == PQ_BYTE_ARRAY && c->all_utf8) c->all_utf8 = page_utf8(&c->page);
     const struct buf *body = &c->page;
     if (c->optional) { /* definition levels, then the values */
         w->scratch.len = 0;
@@ -270,7 +344,7 @@ static int flush_page(struct pqw *w, int col, struct kv_err *err)
     j->col = col;
     j->unc = body->len;
     j->comp.len = j->hdr.len = 0;
-    if (pqc_compress(w->opts.codec, body->data, body->len, &j->comp, err) != 0) return -1;
+    if (pqc_compress(w->cctx, w->opts.codec, body->data, body->len, &j->comp, err) != 0) return -1;
     if (j->comp.len > INT32_MAX)
         return kv_err_set(err, KV_ELIMIT, "compressed page of %zu bytes", j->comp.len);
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)j->comp.data, (uInt)j->comp.len);
@@ -561,6 +635,7 @@ void pqw_abort(struct pqw *w)
     }
     kv_free(w->pages);
     buf_deinit(&w->scratch);
+    pqc_cctx_free(w->cctx);
     for (size_t g = 0; g < w->nrg; g++) {
         for (int i = 0; i < NCOLS; i++) {
             buf_deinit(&w->rg[g].col[i].min);

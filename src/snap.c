@@ -40,6 +40,10 @@ struct snap {
     /* the running snapshot */
     pid_t pid; /* 0 when none */
     int pidfd, errfd;
+    /* a child that reported success and is still exiting (tearing down a large address space
+     * takes milliseconds): reaped when its pidfd turns readable */
+    pid_t exiting;
+    int exiting_fd;
     int64_t started_us;
     uint64_t run_lsn, run_off;
     uint64_t gen; /* generation of the running (or last) snapshot */
@@ -62,7 +66,7 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
     struct snap *sn = kv_calloc(1, sizeof(*sn));
     sn->cfg = *cfg;
     sn->loop = loop;
-    sn->pidfd = sn->errfd = -1;
+    sn->pidfd = sn->errfd = sn->exiting_fd = -1;
     set_path(sn->path, sizeof(sn->path), cfg->dir, SNAP_FILE);
     set_path(sn->tmp, sizeof(sn->tmp), cfg->dir, SNAP_FILE SNAP_TMP_SUFFIX);
     set_path(sn->json, sizeof(sn->json), cfg->dir, SNAP_JSON_FILE);
@@ -82,35 +86,63 @@ static uint64_t file_size(const char *path)
 /* ---- loading ---- */
 
 /* Rows go into a bulk load when the keyspace starts empty (start-up), else through ks_put
- * (--import into loaded data, where a file's key may replace a live one). */
+ * (--import into loaded data, where a file's key may replace a live one, on one thread). A
+ * bulk load is read on SNAP_LOAD_THREADS lanes, each with its own bulk on its own lines. */
+struct load_lane {
+    _Alignas(64) struct ks_bulk b;
+    uint64_t rows;
+    uint32_t rg; /* the row group b was last marked with; UINT32_MAX before the first */
+};
+
 struct loader {
     struct snap *sn;
     int bulk;
-    struct ks_bulk b;
+    struct load_lane lane[SNAP_LOAD_THREADS];
 };
 
-static int take_row(struct loader *ld, const void *key, size_t klen, const void *val, size_t vlen,
-                    int64_t expire, struct kv_err *err)
+static void loader_init(struct loader *ld, struct snap *sn, int bulk)
 {
+    memset(ld, 0, sizeof(*ld));
+    ld->sn = sn;
+    ld->bulk = bulk;
+    for (int i = 0; i < SNAP_LOAD_THREADS; i++)
+        ld->lane[i].rg = UINT32_MAX;
+}
+
+/* Runs on the row's lane: touches only that lane's state (and reads the keyspace's clock). */
+static int take_row(struct loader *ld, unsigned lane, uint32_t rg, const void *key, size_t klen,
+                    const void *val, size_t vlen, int64_t expire, struct kv_err *err)
+{
+    kv_assert(lane < SNAP_LOAD_THREADS && (ld->bulk || lane == 0));
+    struct load_lane *l = &ld->lane[lane];
     if (klen > KS_VALUE_MAX || vlen > KS_VALUE_MAX)
         return kv_err_set(err, KV_ELIMIT, "a key or value is over %llu bytes", KS_VALUE_MAX);
-    if (ld->bulk)
-        ks_bulk_add(&ld->b, key, klen, val, vlen, expire);
-    else
+    if (!ld->bulk) {
         ks_put(ld->sn->ks, key, klen, val, vlen, expire);
-    ld->sn->st.loaded_rows++;
+    } else {
+        if (rg != l->rg) ks_bulk_mark(&l->b, rg); /* a later row group's rows win */
+        l->rg = rg;
+        ks_bulk_add(&l->b, key, klen, val, vlen, expire);
+    }
+    l->rows++;
     return 0;
 }
 
-/* Links a bulk load in (ok) or drops it. */
+/* Links a bulk load in (ok) or drops it; counts the rows loaded. */
 static void loader_finish(struct loader *ld, int ok)
 {
+    struct ks_bulk b[SNAP_LOAD_THREADS];
+    for (int i = 0; i < SNAP_LOAD_THREADS; i++) {
+        ld->sn->st.loaded_rows += ld->lane[i].rows;
+        b[i] = ld->lane[i].b;
+    }
     if (!ld->bulk) return;
     if (!ok) {
-        ks_bulk_abort(&ld->b);
+        for (int i = 0; i < SNAP_LOAD_THREADS; i++)
+            ks_bulk_abort(&b[i]);
         return;
     }
-    size_t dups = ks_bulk_finish(ld->sn->ks, &ld->b);
+    size_t dups = ks_bulk_finish(ld->sn->ks, b, SNAP_LOAD_THREADS);
     ld->sn->st.loaded_rows -= dups;
     if (dups) log_info("%zu keys appeared more than once; the last row of each was kept", dups);
 }
@@ -119,14 +151,14 @@ static int load_row(void *ctx, const struct pqr_row *row, struct kv_err *err)
 {
     struct loader *ld = ctx;
     if (row->has_expire && row->expire_at_ms <= ld->sn->ks->now_ms) return 0; /* expired */
-    return take_row(ld, row->key, row->klen, row->val, row->vlen,
+    return take_row(ld, row->lane, row->row_group, row->key, row->klen, row->val, row->vlen,
                     row->has_expire ? row->expire_at_ms : KS_NO_TTL, err);
 }
 
 static int load_json_row(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
                          struct kv_err *err)
 {
-    return take_row(ctx, key, klen, val, vlen, KS_NO_TTL, err);
+    return take_row(ctx, 0, 0, key, klen, val, vlen, KS_NO_TTL, err);
 }
 
 /* Checks the format version before the first row. */
@@ -145,8 +177,9 @@ static int load_parquet(struct snap *sn, const char *what, const char *path, uin
 {
     struct pqr_info info;
     struct kv_err e;
-    struct loader ld = {.sn = sn, .bulk = ks_size(sn->ks) == 0};
-    struct pqr_opts o = {.on_start = load_start};
+    struct loader ld;
+    loader_init(&ld, sn, ks_size(sn->ks) == 0);
+    struct pqr_opts o = {.on_start = load_start, .threads = ld.bulk ? SNAP_LOAD_THREADS : 1};
     int rc = pqr_read_file_opts(path, &o, load_row, &ld, &info, &e);
     loader_finish(&ld, rc == 0);
     if (rc != 0) return kv_err_set(err, KV_EINVAL, "%s %s cannot be loaded: %s", what, path, e.msg);
@@ -166,7 +199,8 @@ int snap_load(struct snap *sn, struct ks *ks, uint64_t *lsn, struct kv_err *err)
         sn->st.loaded_from = "parquet";
     } else if (access(sn->json, F_OK) == 0) {
         size_t n;
-        struct loader ld = {.sn = sn, .bulk = 1};
+        struct loader ld;
+        loader_init(&ld, sn, 1);
         int rc = jsonsnap_load(sn->json, load_json_row, &ld, &n, err);
         loader_finish(&ld, rc == 0);
         if (rc != 0) return -1;
@@ -365,6 +399,7 @@ static void child_main(struct snap *sn, int errfd)
 {
     struct kv_err err;
     uint64_t rows;
+    kv_alloc_drop_cache(); /* the writers' buffers: fresh pages, not copies of the parent's */
     if (write_file(sn, sn->run_lsn, &rows, &err) != 0) {
         ssize_t w = write(errfd, err.msg, strlen(err.msg));
         (void)w;
@@ -405,7 +440,7 @@ static int start_child(struct snap *sn, struct kv_err *err)
     }
     close(p[1]);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0 || ev_add(sn->loop, pidfd, EV_READABLE, on_child, sn, err) != 0) {
+    if (pidfd < 0 || ev_add(sn->loop, p[0], EV_READABLE, on_child, sn, err) != 0) {
         if (pidfd < 0) kv_err_sys(err, "pidfd_open");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -435,21 +470,69 @@ static void start_or_fail(struct snap *sn)
     finish(sn, 0, 0, err.msg);
 }
 
-/* Reaps the child: returns its row count, or -1 with why filled. */
+static void wait_exit(pid_t pid, int *status)
+{
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* Reaps a child that reported success and has exited since (or will in a moment). */
+static void reap_exiting(struct snap *sn)
+{
+    if (!sn->exiting) return;
+    int status;
+    wait_exit(sn->exiting, &status);
+    ev_del(sn->loop, sn->exiting_fd, EV_READABLE);
+    close(sn->exiting_fd);
+    sn->exiting = 0;
+    sn->exiting_fd = -1;
+}
+
+static void on_exited(struct ev_loop *loop, int fd, void *data, int mask)
+{
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    reap_exiting(data);
+}
+
+/* Lets the running child, which reported success, finish exiting on its own: its file is
+ * written, synced and closed, so the install need not wait for its memory to be torn down. */
+static void let_exit(struct snap *sn)
+{
+    struct kv_err err;
+    reap_exiting(sn); /* the one before, long gone in practice */
+    if (ev_add(sn->loop, sn->pidfd, EV_READABLE, on_exited, sn, &err) != 0) {
+        int status;
+        wait_exit(sn->pid, &status);
+        close(sn->pidfd);
+        return;
+    }
+    sn->exiting = sn->pid;
+    sn->exiting_fd = sn->pidfd;
+}
+
+/* Takes the running child's report once its pipe is readable: returns its row count (it is
+ * then left to exit), or -1 with why filled once it is reaped. */
 static int64_t reap_child(struct snap *sn, char *why, size_t n)
 {
-    int status = 0;
-    while (waitpid(sn->pid, &status, 0) < 0 && errno == EINTR) {
-    }
     char msg[SNAP_ERR_MAX];
-    ssize_t got = read(sn->errfd, msg, sizeof(msg) - 1);
-    ev_del(sn->loop, sn->pidfd, EV_READABLE);
-    close(sn->pidfd);
+    ssize_t got;
+    while ((got = read(sn->errfd, msg, sizeof(msg) - 1)) < 0 && errno == EINTR) {
+    }
+    ev_del(sn->loop, sn->errfd, EV_READABLE);
     close(sn->errfd);
+    int status = 0, ok = got == (ssize_t)sizeof(uint64_t);
+    if (ok) {
+        let_exit(sn);
+    } else {
+        wait_exit(sn->pid, &status);
+        close(sn->pidfd);
+    }
     sn->pid = 0;
     sn->ks->table.defer_resize = 0;
     sn->pidfd = sn->errfd = -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == (ssize_t)sizeof(uint64_t)) {
+    if (ok) {
         uint64_t rows;
         memcpy(&rows, msg, sizeof(rows));
         return (int64_t)rows;
@@ -549,7 +632,9 @@ void snap_free(struct snap *sn)
         kill(sn->pid, SIGKILL);
         char why[SNAP_ERR_MAX];
         reap_child(sn, why, sizeof(why));
+        unlink(sn->tmp); /* even when it was complete: it was never installed */
         log_info("snapshot %llu abandoned at shutdown", (unsigned long long)sn->gen);
     }
+    reap_exiting(sn);
     kv_free(sn);
 }

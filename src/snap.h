@@ -11,8 +11,10 @@
  * serves from a half-read file and never deletes or rewrites the file it could not read.
  *
  * Taking a snapshot: the event loop forks; the child writes the keyspace as it was at the fork
- * to kv_database.parquet.tmp (pqwrite.h), fdatasyncs it and exits; the parent keeps serving
- * and learns of the exit through a pidfd in the event loop. Then, on the loop thread: rename
+ * to kv_database.parquet.tmp (pqwrite.h), fdatasyncs it, reports its row count (or error) on a
+ * pipe and exits; the parent keeps serving and learns of the report in the event loop (a
+ * successful child is then reaped through a pidfd when it is done exiting, which takes
+ * milliseconds for a large heap). Then, on the loop thread: rename
  * over kv_database.parquet, fsync the directory, and drop the WAL records the snapshot covers
  * (wal_rebase). A crash at any step leaves a snapshot and a log that together hold every
  * acknowledged write. One snapshot runs at a time.
@@ -25,7 +27,9 @@
  * one at once, or right after the one running, and returns the generation whose completion
  * answers the caller (the done hook).
  *
- * Threads: event-loop thread only (the child is a separate process).
+ * Threads: event-loop thread only (the child is a separate process). Loading into an empty
+ * keyspace decodes row groups on SNAP_LOAD_THREADS threads (pqr_opts.threads), each building
+ * its own bulk (ks.h); the entries are linked on the calling thread once all have joined.
  */
 #ifndef PANDA_SNAP_H
 #define PANDA_SNAP_H
@@ -42,6 +46,7 @@
 #define SNAP_TMP_SUFFIX    ".tmp"
 #define SNAP_THREADS       2  /* threads that write a snapshot (this machine has 2 cores) */
 #define SNAP_CHUNKS        64 /* bucket ranges the threads take in turn */
+#define SNAP_LOAD_THREADS  2  /* threads that decode a snapshot being loaded at start-up */
 #define SNAP_JSON_FILE     "kv_database.json"
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4

@@ -37,7 +37,7 @@ static void test_bulk(void)
         int vlen = snprintf(val, sizeof(val), "v%d", i);
         ks_bulk_add(&b, key, (size_t)klen, val, (size_t)vlen, k % 10 == 0 ? 5000 + k : KS_NO_TTL);
     }
-    size_t dups = ks_bulk_finish(&ks, &b);
+    size_t dups = ks_bulk_finish(&ks, &b, 1);
     ok(dups == 5000 && ks_size(&ks) == 15000 && ks_check(&ks), "bulk: %zu duplicates, %zu keys",
        dups, ks_size(&ks));
     ok(val_is(&ks, "key:0", "v15000", 6) && val_is(&ks, "key:4999", "v19999", 6) &&
@@ -50,7 +50,7 @@ static void test_bulk(void)
 
     ks_init(&ks);
     struct ks_bulk empty = {0};
-    ok(ks_bulk_finish(&ks, &empty) == 0 && ks_size(&ks) == 0 && ks_check(&ks), "bulk: empty");
+    ok(ks_bulk_finish(&ks, &empty, 1) == 0 && ks_size(&ks) == 0 && ks_check(&ks), "bulk: empty");
     ks_put(&ks, "after", 5, "x", 1, KS_NO_TTL);
     ok(val_is(&ks, "after", "x", 1), "bulk: the table works afterwards");
     ks_deinit(&ks);
@@ -59,6 +59,41 @@ static void test_bulk(void)
     ks_bulk_add(&dropped, "k", 1, "v", 1, 1234);
     ks_bulk_abort(&dropped);
     ok(dropped.n == 0 && dropped.e == NULL, "bulk: abort frees the entries");
+}
+
+/* Several bulks (one per loading thread): a repeated key keeps the row that comes last by
+ * (mark, bulk, row), whichever bulk holds it. */
+static void test_bulk_parts(void)
+{
+    struct ks ks;
+    ks_init(&ks);
+    struct ks_bulk b[2] = {{0}, {0}};
+    /* seq 0: a=1 (bulk 0); seq 1: a=2 b=2 (bulk 1); seq 2: b=3 c=3 (bulk 0); seq 3: c=4 a=4
+     * (bulk 1), then a=5 in bulk 1 under the same seq; d=0 in bulk 1 before its first mark. */
+    ks_bulk_add(&b[1], "d", 1, "0", 1, KS_NO_TTL);
+    ks_bulk_mark(&b[0], 0);
+    ks_bulk_add(&b[0], "a", 1, "1", 1, KS_NO_TTL);
+    ks_bulk_mark(&b[1], 1);
+    ks_bulk_add(&b[1], "a", 1, "2", 1, 9000);
+    ks_bulk_add(&b[1], "b", 1, "2", 1, KS_NO_TTL);
+    ks_bulk_mark(&b[0], 2);
+    ks_bulk_mark(&b[0], 2); /* a mark with no rows after it is replaced, not kept */
+    ks_bulk_add(&b[0], "b", 1, "3", 1, 9000);
+    ks_bulk_add(&b[0], "c", 1, "3", 1, KS_NO_TTL);
+    ks_bulk_mark(&b[1], 3);
+    ks_bulk_add(&b[1], "c", 1, "4", 1, KS_NO_TTL);
+    ks_bulk_add(&b[1], "a", 1, "4", 1, KS_NO_TTL);
+    ks_bulk_add(&b[1], "a", 1, "5", 1, KS_NO_TTL);
+    size_t dups = ks_bulk_finish(&ks, b, 2);
+    ok(dups == 5 && ks_size(&ks) == 4 && ks_check(&ks), "bulk parts: %zu duplicates, %zu keys",
+       dups, ks_size(&ks));
+    ok(val_is(&ks, "a", "5", 1) && val_is(&ks, "b", "3", 1) && val_is(&ks, "c", "4", 1) &&
+           val_is(&ks, "d", "0", 1),
+       "bulk parts: the last row by (mark, bulk, row) wins");
+    ok(ks_expires(&ks) == 1, "bulk parts: only the kept TTL row is in the heap (%zu)",
+       ks_expires(&ks));
+    ok(b[0].e == NULL && b[1].e == NULL && b[1].seg == NULL, "bulk parts: arrays freed");
+    ks_deinit(&ks);
 }
 
 int main(void)
@@ -119,5 +154,6 @@ int main(void)
     ok(ks_size(&ks) == 0 && ks_expires(&ks) == 0 && ks_check(&ks), "flush");
     ks_deinit(&ks);
     test_bulk();
+    test_bulk_parts();
     return done();
 }

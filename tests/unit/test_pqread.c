@@ -239,7 +239,7 @@ static void fb_page(struct fb *f, const struct pg *p)
     if (p->v2_raw || p->body->len == lv)
         buf_append(&out, p->body->data + lv, p->body->len - lv);
     else
-        pqc_compress(c->codec, p->body->data + lv, p->body->len - lv, &out, &err);
+        pqc_compress(NULL, c->codec, p->body->data + lv, p->body->len - lv, &out, &err);
     if (p->type == PQ_DICTIONARY_PAGE)
         c->dict_off = (int64_t)f->b.len;
     else if (c->data_off < 0)

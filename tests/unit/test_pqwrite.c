@@ -1,9 +1,9 @@
 /*
  * Unit tests of the Parquet writer (src/pqwrite.c), read back with Panda's reader: rows,
  * binary and empty values, TTLs, zero rows, several row groups and pages, every codec, a part
- * written on a second thread (pqw_open_part), the footer's metadata, and the bytes the format fixes
- * (magics, footer length, page CRCs). Interop with DuckDB and hyparquet is tested in
- * tests/integration/test_parquet_interop.py.
+ * written on a second thread (pqw_open_part), a read on several threads, the footer's metadata, and
+ * the bytes the format fixes (magics, footer length, page CRCs). Interop with DuckDB and hyparquet
+ * is tested in tests/integration/test_parquet_interop.py.
  *
  * Files are written to a memfd and read back from a heap copy of exactly their size, so ASan
  * reports any read past the end.
@@ -219,6 +219,86 @@ static void test_parts(void)
     free(want);
 }
 
+/* A read on several threads (pqr_opts.threads): state per lane, a flag per row. */
+struct lanes {
+    const struct row *want;
+    uint8_t *seen; /* per row: set by the one lane that delivers it */
+    uint32_t rows_per_group;
+    int64_t last[PQR_MAX_THREADS]; /* each lane's last row, to check the order */
+    size_t bad[PQR_MAX_THREADS];
+    int fail_key; /* the callback fails at this row (-1: never) */
+};
+
+static int lane_row(void *ctx, const struct pqr_row *row, struct kv_err *err)
+{
+    struct lanes *l = ctx;
+    int i = -1;
+    if (row->lane >= PQR_MAX_THREADS || sscanf((const char *)row->key + 4, "%8d", &i) != 1 ||
+        i < 0 || i >= 1000) {
+        l->bad[0]++; /* lane 0 only checks this when it runs alone: the test fails anyway */
+        return 0;
+    }
+    if (i == l->fail_key) return kv_err_set(err, KV_EINVAL, "stop at row %d", i);
+    const struct row *w = &l->want[i];
+    if (row->vlen != w->vlen || (w->vlen && memcmp(row->val, w->val, w->vlen) != 0) ||
+        row->row_group != (uint32_t)i / l->rows_per_group || i <= l->last[row->lane] || l->seen[i])
+        l->bad[row->lane]++;
+    l->last[row->lane] = i;
+    l->seen[i] = 1;
+    return 0;
+}
+
+static int read_lanes(const char *file, size_t size, unsigned threads, int fail_key,
+                      const struct row *rows, size_t *bad, struct kv_err *err)
+{
+    static uint8_t seen[1000];
+    struct lanes l = {.want = rows, .seen = seen, .rows_per_group = 64, .fail_key = fail_key};
+    memset(seen, 0, sizeof(seen));
+    for (int k = 0; k < PQR_MAX_THREADS; k++)
+        l.last[k] = -1;
+    struct pqr_opts o = {.threads = threads};
+    int rc = pqr_read_mem_opts(file, size, &o, lane_row, &l, NULL, err);
+    *bad = 0;
+    for (int k = 0; k < PQR_MAX_THREADS; k++)
+        *bad += l.bad[k];
+    for (int i = 0; rc == 0 && i < 1000; i++)
+        *bad += !seen[i];
+    return rc;
+}
+
+/* 16 row groups read on 3 threads: every row once, each row group's rows in order on one
+ * lane; with corrupt or refused rows in two row groups, the error of the first, as on one. */
+static void test_threaded_read(void)
+{
+    struct row *rows = calloc(1000, sizeof(*rows));
+    for (int i = 0; i < 1000; i++) {
+        make_row(&rows[i], i, 0);
+        rows[i].key[3] = ':'; /* all keys parse as numbers */
+    }
+    struct pqw_opts o = {PQ_UNCOMPRESSED, 64, 1, 0};
+    size_t size = 0, bad = 0;
+    char *file = write_rows(rows, 1000, &o, &size);
+    struct kv_err e1, e3;
+    ok(file && read_lanes(file, size, 3, -1, rows, &bad, &e3) == 0 && bad == 0,
+       "threaded read: every row once, in order per row group (%zu bad)", bad);
+    ok(read_lanes(file, size, 3, 700, rows, &bad, &e3) != 0 && strstr(e3.msg, "stop at row 700"),
+       "threaded read: a callback error stops it (%s)", e3.msg);
+    for (int k = 0; file && k < 2; k++) { /* corrupt row 350 (group 5), then 900 (group 14) */
+        char key[16];
+        snprintf(key, sizeof(key), "key:%08d", k ? 350 : 900);
+        char *at = memmem(file, size, key, strlen(key));
+        if (at) at[5] ^= 1;
+    }
+    int r1 = file ? read_lanes(file, size, 1, -1, rows, &bad, &e1) : 0;
+    int r3 = file ? read_lanes(file, size, 3, -1, rows, &bad, &e3) : 0;
+    ok(r1 != 0 && r3 != 0 && strcmp(e1.msg, e3.msg) == 0 && strstr(e3.msg, "row group 5,"),
+       "threaded read: the first corrupt row group's error (%s)", e3.msg);
+    free(file);
+    for (int i = 0; i < 1000; i++)
+        free(rows[i].val);
+    free(rows);
+}
+
 static void test_bad_codec(void)
 {
     struct kv_err err;
@@ -246,6 +326,7 @@ int main(void)
     round_trip("large values, small row groups", 60, 1, &pages_groups, 4);
     test_page_crcs();
     test_parts();
+    test_threaded_read();
     test_bad_codec();
     return done();
 }
