@@ -40,10 +40,6 @@ struct snap {
     /* the running snapshot */
     pid_t pid; /* 0 when none */
     int pidfd, errfd;
-    /* a child that reported success and is still exiting (tearing down a large address space
-     * takes milliseconds): reaped when its pidfd turns readable */
-    pid_t exiting;
-    int exiting_fd;
     int64_t started_us;
     uint64_t run_lsn, run_off;
     uint64_t gen; /* generation of the running (or last) snapshot */
@@ -66,7 +62,7 @@ struct snap *snap_new(const struct snap_config *cfg, struct ev_loop *loop)
     struct snap *sn = kv_calloc(1, sizeof(*sn));
     sn->cfg = *cfg;
     sn->loop = loop;
-    sn->pidfd = sn->errfd = sn->exiting_fd = -1;
+    sn->pidfd = sn->errfd = -1;
     set_path(sn->path, sizeof(sn->path), cfg->dir, SNAP_FILE);
     set_path(sn->tmp, sizeof(sn->tmp), cfg->dir, SNAP_FILE SNAP_TMP_SUFFIX);
     set_path(sn->json, sizeof(sn->json), cfg->dir, SNAP_JSON_FILE);
@@ -440,7 +436,7 @@ static int start_child(struct snap *sn, struct kv_err *err)
     }
     close(p[1]);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0 || ev_add(sn->loop, p[0], EV_READABLE, on_child, sn, err) != 0) {
+    if (pidfd < 0 || ev_add(sn->loop, pidfd, EV_READABLE, on_child, sn, err) != 0) {
         if (pidfd < 0) kv_err_sys(err, "pidfd_open");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -470,69 +466,21 @@ static void start_or_fail(struct snap *sn)
     finish(sn, 0, 0, err.msg);
 }
 
-static void wait_exit(pid_t pid, int *status)
-{
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-    }
-}
-
-/* Reaps a child that reported success and has exited since (or will in a moment). */
-static void reap_exiting(struct snap *sn)
-{
-    if (!sn->exiting) return;
-    int status;
-    wait_exit(sn->exiting, &status);
-    ev_del(sn->loop, sn->exiting_fd, EV_READABLE);
-    close(sn->exiting_fd);
-    sn->exiting = 0;
-    sn->exiting_fd = -1;
-}
-
-static void on_exited(struct ev_loop *loop, int fd, void *data, int mask)
-{
-    (void)loop;
-    (void)fd;
-    (void)mask;
-    reap_exiting(data);
-}
-
-/* Lets the running child, which reported success, finish exiting on its own: its file is
- * written, synced and closed, so the install need not wait for its memory to be torn down. */
-static void let_exit(struct snap *sn)
-{
-    struct kv_err err;
-    reap_exiting(sn); /* the one before, long gone in practice */
-    if (ev_add(sn->loop, sn->pidfd, EV_READABLE, on_exited, sn, &err) != 0) {
-        int status;
-        wait_exit(sn->pid, &status);
-        close(sn->pidfd);
-        return;
-    }
-    sn->exiting = sn->pid;
-    sn->exiting_fd = sn->pidfd;
-}
-
-/* Takes the running child's report once its pipe is readable: returns its row count (it is
- * then left to exit), or -1 with why filled once it is reaped. */
+/* Reaps the child: returns its row count, or -1 with why filled. */
 static int64_t reap_child(struct snap *sn, char *why, size_t n)
 {
+    int status = 0;
+    while (waitpid(sn->pid, &status, 0) < 0 && errno == EINTR) {
+    }
     char msg[SNAP_ERR_MAX];
-    ssize_t got;
-    while ((got = read(sn->errfd, msg, sizeof(msg) - 1)) < 0 && errno == EINTR) {
-    }
-    ev_del(sn->loop, sn->errfd, EV_READABLE);
+    ssize_t got = read(sn->errfd, msg, sizeof(msg) - 1);
+    ev_del(sn->loop, sn->pidfd, EV_READABLE);
+    close(sn->pidfd);
     close(sn->errfd);
-    int status = 0, ok = got == (ssize_t)sizeof(uint64_t);
-    if (ok) {
-        let_exit(sn);
-    } else {
-        wait_exit(sn->pid, &status);
-        close(sn->pidfd);
-    }
     sn->pid = 0;
     sn->ks->table.defer_resize = 0;
     sn->pidfd = sn->errfd = -1;
-    if (ok) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == (ssize_t)sizeof(uint64_t)) {
         uint64_t rows;
         memcpy(&rows, msg, sizeof(rows));
         return (int64_t)rows;
@@ -632,9 +580,7 @@ void snap_free(struct snap *sn)
         kill(sn->pid, SIGKILL);
         char why[SNAP_ERR_MAX];
         reap_child(sn, why, sizeof(why));
-        unlink(sn->tmp); /* even when it was complete: it was never installed */
         log_info("snapshot %llu abandoned at shutdown", (unsigned long long)sn->gen);
     }
-    reap_exiting(sn);
     kv_free(sn);
 }

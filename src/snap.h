@@ -11,10 +11,8 @@
  * serves from a half-read file and never deletes or rewrites the file it could not read.
  *
  * Taking a snapshot: the event loop forks; the child writes the keyspace as it was at the fork
- * to kv_database.parquet.tmp (pqwrite.h), fdatasyncs it, reports its row count (or error) on a
- * pipe and exits; the parent keeps serving and learns of the report in the event loop (a
- * successful child is then reaped through a pidfd when it is done exiting, which takes
- * milliseconds for a large heap). Then, on the loop thread: rename
+ * to kv_database.parquet.tmp (pqwrite.h), fdatasyncs it and exits; the parent keeps serving
+ * and learns of the exit through a pidfd in the event loop. Then, on the loop thread: rename
  * over kv_database.parquet, fsync the directory, and drop the WAL records the snapshot covers
  * (wal_rebase). A crash at any step leaves a snapshot and a log that together hold every
  * acknowledged write. One snapshot runs at a time.
