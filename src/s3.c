@@ -31,7 +31,7 @@ struct req {
     uint64_t off, len, sent;
     /* reply */
     struct buf *out;
-    size_t out_max;
+    uint64_t out_max; /* bytes the reply body may have */
     int out_fd;
     struct buf err_body;
     int write_failed;
@@ -147,6 +147,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
         return n;
     }
     r->res->bytes_received += n;
+    if (r->out_fd >= 0 && r->res->bytes_received > r->out_max) {
+        r->write_failed = EFBIG;
+        return 0;
+    }
     if (r->out_fd >= 0) {
         const char *c = p;
         for (size_t left = n; left > 0;) {
@@ -390,10 +394,12 @@ int s3_get(struct s3 *s3, const char *key, struct buf *out, size_t max, struct s
     return perform(s3, &r, NULL, err);
 }
 
-int s3_get_fd(struct s3 *s3, const char *key, int fd, struct s3_res *res, struct kv_err *err)
+int s3_get_fd(struct s3 *s3, const char *key, int fd, uint64_t max, struct s3_res *res,
+              struct kv_err *err)
 {
     struct req r = new_req("GET", key, res);
     r.out_fd = fd;
+    r.out_max = max;
     return perform(s3, &r, NULL, err);
 }
 

@@ -35,10 +35,9 @@
 #define S3_UPLOAD_ID_MAX    1024
 #define S3_ERR_BODY_MAX     4096 /* bytes of an error reply kept to find its code */
 #define S3_CONNECT_MS       3000
-#define S3_SMALL_BYTES      (1u << 20)  /* bodies up to this size are "small" requests */
-#define S3_SMALL_TIMEOUT_MS 20000       /* whole-request limit for small requests */
-#define S3_STALL_SECONDS    20          /* a transfer slower than 1 KiB/s this long is abandoned */
-#define S3_GET_MAX          (1LL << 40) /* largest object s3_get_fd accepts */
+#define S3_SMALL_BYTES      (1u << 20) /* bodies up to this size are "small" requests */
+#define S3_SMALL_TIMEOUT_MS 20000      /* whole-request limit for small requests */
+#define S3_STALL_SECONDS    20         /* a transfer slower than 1 KiB/s this long is abandoned */
 
 struct s3_config {
     char endpoint[S3_URL_MAX]; /* "" = AWS */
@@ -86,8 +85,9 @@ int s3_put_fd(struct s3 *s3, const char *key, int fd, uint64_t off, uint64_t n, 
 /* GET into out (appended), at most max bytes. */
 int s3_get(struct s3 *s3, const char *key, struct buf *out, size_t max, struct s3_res *res,
            struct kv_err *err);
-/* GET written to fd from its current offset. */
-int s3_get_fd(struct s3 *s3, const char *key, int fd, struct s3_res *res, struct kv_err *err);
+/* GET written to fd from its current offset, at most max bytes. */
+int s3_get_fd(struct s3 *s3, const char *key, int fd, uint64_t max, struct s3_res *res,
+              struct kv_err *err);
 int s3_delete(struct s3 *s3, const char *key, struct s3_res *res, struct kv_err *err);
 
 /* Multipart upload: create (fills upload_id), parts numbered from 1 (each but the last at

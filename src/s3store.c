@@ -315,7 +315,6 @@ struct s3s *s3s_new(const struct s3s_config *cfg, struct kv_err *err)
     buf_init(&s->inflight);
     s->snap_fd = -1;
     s->st.ok = 1;
-    snprintf(s->st.bucket, sizeof(s->st.bucket), "%s", s3_bucket(s->s3));
     snprintf(s->where, sizeof(s->where), "%s/%s", s3_bucket(s->s3), s->cfg.prefix);
     snprintf(s->st.region, sizeof(s->st.region), "%s", cfg->s3.region);
     return s;
@@ -608,7 +607,7 @@ static int fetch_snapshot(struct s3s *s, const struct manifest *m, const char *p
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return kv_err_sys(err, "cannot create %s", path);
     struct s3_res res;
-    int rc = s3_get_fd(s->s3, key, fd, &res, err);
+    int rc = s3_get_fd(s->s3, key, fd, m->snap_bytes, &res, err);
     count(s, S3S_GET, &res, rc);
     if (rc == 0 && res.bytes_received != m->snap_bytes)
         rc = kv_err_set(err, KV_EINVAL,

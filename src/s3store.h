@@ -66,7 +66,6 @@ enum s3s_req { S3S_GET = 0, S3S_PUT, S3S_DELETE, S3S_MPU, S3S_NREQ };
 struct s3s_stats {
     int ok;                      /* 0 = degraded */
     char reason[S3S_REASON_MAX]; /* why degraded */
-    char bucket[S3_STR_MAX + 8]; /* s3://bucket */
     char region[S3_STR_MAX];
     uint64_t requests[S3S_NREQ];
     uint64_t errors;
