@@ -56,6 +56,9 @@ struct wal {
     int sync_errno;         /* first fdatasync error, 0 if none */
     int64_t sync_us;        /* duration of the last fdatasync */
     int stop;
+    int paused;          /* wal_rebase is swapping the fd: start no fdatasync */
+    int syncing;         /* an fdatasync (of the fd read under mu) is running */
+    pthread_cond_t idle; /* signalled when syncing drops to 0 */
     wal_tap_fn *tap;
     void *tap_ctx;
 };
@@ -511,15 +514,19 @@ static void *sync_main(void *arg)
     struct wal *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->stop && w->sync_req_lsn <= w->sync_done_lsn && !w->sync_errno)
+        while (!w->stop && (w->paused || (w->sync_req_lsn <= w->sync_done_lsn && !w->sync_errno)))
             pthread_cond_wait(&w->cv, &w->mu);
         if (w->stop || w->sync_errno) break;
         uint64_t target = w->sync_req_lsn; /* everything up to here was written before asking */
+        int fd = w->fd;
+        w->syncing = 1;
         pthread_mutex_unlock(&w->mu);
         int64_t t0 = util_monotonic_us();
-        int rc = fdatasync(w->fd);
+        int rc = fdatasync(fd);
         int e = errno;
         pthread_mutex_lock(&w->mu);
+        w->syncing = 0;
+        pthread_cond_signal(&w->idle);
         w->sync_us = util_monotonic_us() - t0;
         if (rc != 0)
             w->sync_errno = e;
@@ -643,7 +650,14 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
         unlink(tmp);
         return -1;
     }
-    stop_thread(w); /* it must not sync the old fd while it is swapped */
+    /* The sync thread must not sync the old fd while it is swapped. It is paused, not
+     * restarted: a thread created here could be inside malloc when the next snapshot forks,
+     * and a child of a process whose allocator lock another thread held can deadlock. */
+    pthread_mutex_lock(&w->mu);
+    w->paused = 1;
+    while (w->syncing)
+        pthread_cond_wait(&w->idle, &w->mu);
+    pthread_mutex_unlock(&w->mu);
     close(w->fd);
     w->fd = fd;
     uint64_t kept = w->written_off - off;
@@ -653,9 +667,10 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err)
     w->durable_lsn = w->written_lsn; /* copy_tail synced all of it */
     pthread_mutex_lock(&w->mu);
     w->sync_req_lsn = w->sync_done_lsn = w->written_lsn;
+    w->paused = 0;
+    pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     (void)reserve(w, 1);
-    if (start_thread(w, err) != 0) return -1;
     /* A crash before this fsync leaves the old log, which recovery handles as well. */
     return fs_fsync_dir(w->cfg.dir, err);
 }
@@ -680,6 +695,7 @@ static void wal_free(struct wal *w)
     buf_deinit(&w->pending);
     buf_deinit(&w->changes);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->idle);
     pthread_mutex_destroy(&w->mu);
     kv_free(w);
 }
@@ -710,6 +726,7 @@ struct wal *wal_open(const struct wal_config *cfg, struct ks *ks, struct ev_loop
     buf_init(&w->changes);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->idle, NULL);
     int n = snprintf(w->path, sizeof(w->path), "%s/%s", cfg->dir, WAL_FILE);
     if (n < 0 || (size_t)n >= sizeof(w->path)) {
         kv_err_set(err, KV_EINVAL, "data dir path too long");
