@@ -48,13 +48,13 @@ bin/panda-check-wal: tools/panda-check-wal.c $(CHECK_OBJ) $(wildcard src/*.h) | 
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -Isrc -o $@ $< $(CHECK_OBJ) -ljemalloc $(LDLIBS)
 
-PQ_OBJ := $(addprefix build/rel/,pqread.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
+PQ_OBJ := $(addprefix build/rel/,pqread.o pqenc.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
 
 bin/panda-check-parquet: tools/panda-check-parquet.c $(PQ_OBJ) $(wildcard src/*.h) | bin
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -DPANDA_JEMALLOC -Isrc -o $@ $< $(PQ_OBJ) -ljemalloc $(LDLIBS)
 
-PQ_ASAN_OBJ := $(addprefix build/asan/,pqread.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
+PQ_ASAN_OBJ := $(addprefix build/asan/,pqread.o pqenc.o pqcodec.o thrift.o buf.o alloc.o err.o util.o)
 
 bin/panda-check-parquet-asan: tools/panda-check-parquet.c $(PQ_ASAN_OBJ) $(wildcard src/*.h) | bin
 	@echo "  CC    $@"

@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "parquet.h"
 #include "pqcodec.h"
+#include "pqenc.h"
 #include "thrift.h"
 
 #define PQR_BATCH 1024 /* rows decoded per column before the callback runs */
@@ -51,251 +52,6 @@ static inline const uint8_t *end_of(const uint8_t *p, size_t n)
 }
 
 /* ULEB128 as used inside pages (RLE run headers, delta headers); at most 10 bytes. */
-static int uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *p = *pp;
-    uint64_t x = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (p >= end) return -1;
-        uint8_t b = *p++;
-        if (shift == 63 && b > 1) return -1;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *pp = p;
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static inline uint64_t unzigzag(uint64_t v)
-{
-    return (v >> 1) ^ (0 - (v & 1));
-}
-
-/* The bw-bit value (bw <= 32) at bit offset pos of [b, e), packed LSB-first; bits at or past e
- * read as 0 (callers check that the values they use are inside). */
-static inline uint32_t unpack32(const uint8_t *b, const uint8_t *e, uint64_t pos, uint32_t bw)
-{
-    const uint8_t *q = b + (pos >> 3);
-    uint64_t w = 0;
-    if (e - q >= 8) {
-        w = le64(q);
-    } else {
-        for (int i = 0; q + i < e; i++)
-            w |= (uint64_t)q[i] << (8 * i);
-    }
-    w >>= pos & 7;
-    return (uint32_t)(w & ((1ull << bw) - 1));
-}
-
-static inline uint64_t unpack64(const uint8_t *b, const uint8_t *e, uint64_t pos, uint32_t bw)
-{
-    if (bw <= 32) return unpack32(b, e, pos, bw);
-    return unpack32(b, e, pos, 32) | (uint64_t)unpack32(b, e, pos + 32, bw - 32) << 32;
-}
-
-/* ---- RLE / bit-packed hybrid (levels, dictionary indices) ---- */
-
-struct rle {
-    const uint8_t *p, *end;         /* runs not yet started */
-    const uint8_t *bits, *bits_end; /* the current bit-packed run */
-    uint64_t bitpos;
-    uint32_t bw, left, val; /* bit width, values left in the run, RLE run value */
-    int packed;
-};
-
-static void rle_init(struct rle *r, const uint8_t *p, size_t len, uint32_t bw)
-{
-    memset(r, 0, sizeof(*r));
-    r->p = p;
-    r->end = end_of(p, len);
-    r->bw = bw;
-}
-
-static int rle_next_run(struct rle *r)
-{
-    uint64_t h;
-    if (uleb(&r->p, r->end, &h) != 0) return -1;
-    if (h & 1) {
-        uint64_t groups = h >> 1;
-        if (groups == 0 || groups > (INT32_MAX >> 3)) return -1;
-        uint64_t bytes = groups * r->bw, avail = (uint64_t)(r->end - r->p);
-        uint64_t vals = groups * 8;
-        if (bytes > avail) { /* the last run may stop at the last byte in use */
-            vals = avail * 8 / r->bw;
-            bytes = avail;
-        }
-        if (vals == 0) return -1;
-        r->bits = r->p;
-        r->bits_end = r->p + bytes;
-        r->p += bytes;
-        r->bitpos = 0;
-        r->left = (uint32_t)vals;
-        r->packed = 1;
-        return 0;
-    }
-    uint64_t count = h >> 1, nbytes = (r->bw + 7) / 8;
-    if (count == 0 || count > INT32_MAX || (uint64_t)(r->end - r->p) < nbytes) return -1;
-    r->val = 0;
-    for (uint64_t i = 0; i < nbytes; i++)
-        r->val |= (uint32_t)r->p[i] << (8 * i);
-    r->p += nbytes;
-    r->left = (uint32_t)count;
-    r->packed = 0;
-    return 0;
-}
-
-/* Decodes the next n values into out. */
-static int rle_get(struct rle *r, uint32_t *out, size_t n)
-{
-    while (n > 0) {
-        if (r->left == 0 && rle_next_run(r) != 0) return -1;
-        uint32_t k = n < r->left ? (uint32_t)n : r->left;
-        if (!r->packed) {
-            for (uint32_t i = 0; i < k; i++)
-                out[i] = r->val;
-        } else {
-            for (uint32_t i = 0; i < k; i++, r->bitpos += r->bw)
-                out[i] = unpack32(r->bits, r->bits_end, r->bitpos, r->bw);
-        }
-        r->left -= k;
-        out += k;
-        n -= k;
-    }
-    return 0;
-}
-
-int pqr_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n)
-{
-    if (bit_width < 0 || bit_width > 32) return -1;
-    struct rle r;
-    rle_init(&r, p, len, (uint32_t)bit_width);
-    return rle_get(&r, out, n);
-}
-
-/* ---- DELTA_BINARY_PACKED ---- */
-
-struct dbp {
-    const uint8_t *p, *end; /* next block */
-    const uint8_t *widths;  /* bit widths of the current block's miniblocks */
-    const uint8_t *bits, *bits_end;
-    uint64_t bitpos, total, done, last, min_delta;
-    uint32_t mb_count, mb_size, mb, mb_left, bw;
-};
-
-static int dbp_init(struct dbp *d, const uint8_t *p, size_t len)
-{
-    memset(d, 0, sizeof(*d));
-    d->p = p;
-    d->end = end_of(p, len);
-    uint64_t bs, mbc, total, first;
-    if (uleb(&d->p, d->end, &bs) || uleb(&d->p, d->end, &mbc) || uleb(&d->p, d->end, &total) ||
-        uleb(&d->p, d->end, &first))
-        return -1;
-    if (bs == 0 || bs % 128 || bs > PQR_MAX_DELTA_BLOCK || mbc == 0 || bs % mbc ||
-        (bs / mbc) % 32 || total > INT32_MAX)
-        return -1;
-    d->mb_count = (uint32_t)mbc;
-    d->mb_size = (uint32_t)(bs / mbc);
-    d->total = total;
-    d->last = unzigzag(first);
-    return 0;
-}
-
-static int dbp_block(struct dbp *d)
-{
-    uint64_t md;
-    if (uleb(&d->p, d->end, &md) != 0) return -1;
-    if ((uint64_t)(d->end - d->p) < d->mb_count) return -1;
-    d->min_delta = unzigzag(md);
-    d->widths = d->p;
-    d->p += d->mb_count;
-    d->mb = 0;
-    return 0;
-}
-
-/* Moves to the next miniblock, checking that the bits of the values still to come are there. */
-static int dbp_miniblock(struct dbp *d)
-{
-    if (d->widths == NULL || d->mb + 1 >= d->mb_count) {
-        if (dbp_block(d) != 0) return -1;
-    } else {
-        d->mb++;
-    }
-    d->bw = d->widths[d->mb];
-    if (d->bw > 64) return -1;
-    uint64_t want = d->total - d->done, avail = (uint64_t)(d->end - d->p);
-    if (want > d->mb_size) want = d->mb_size;
-    uint64_t full = (uint64_t)d->mb_size * d->bw / 8, need = (want * d->bw + 7) / 8;
-    if (need > avail) return -1;
-    d->bits = d->p;
-    d->p += full < avail ? full : avail;
-    d->bits_end = d->p;
-    d->bitpos = 0;
-    d->mb_left = d->mb_size;
-    return 0;
-}
-
-static int dbp_get(struct dbp *d, int64_t *out, size_t n)
-{
-    size_t i = 0;
-    if (n > d->total - d->done) return -1;
-    if (n > 0 && d->done == 0) { /* the first value lives in the header */
-        out[i++] = (int64_t)d->last;
-        d->done = 1;
-    }
-    while (i < n) {
-        if (d->mb_left == 0 && dbp_miniblock(d) != 0) return -1;
-        size_t k = n - i < d->mb_left ? n - i : d->mb_left;
-        uint64_t last = d->last, pos = d->bitpos;
-        for (size_t j = 0; j < k; j++, pos += d->bw) {
-            last += d->min_delta + unpack64(d->bits, d->bits_end, pos, d->bw);
-            out[i + j] = (int64_t)last;
-        }
-        d->last = last;
-        d->bitpos = pos;
-        d->mb_left -= (uint32_t)k;
-        d->done += k;
-        i += k;
-    }
-    return 0;
-}
-
-/* Where a freshly initialised stream ends (DELTA_LENGTH_BYTE_ARRAY's bytes follow it), found
- * by walking the block headers without decoding. */
-static int dbp_stream_end(const struct dbp *d0, const uint8_t **endp)
-{
-    struct dbp d = *d0;
-    uint64_t left = d.total > 0 ? d.total - 1 : 0;
-    while (left > 0) {
-        if (dbp_block(&d) != 0) return -1;
-        for (uint32_t m = 0; m < d.mb_count && left > 0; m++) {
-            uint64_t bw = d.widths[m], avail = (uint64_t)(d.end - d.p);
-            uint64_t take = left < d.mb_size ? left : d.mb_size;
-            uint64_t full = d.mb_size * bw / 8;
-            if (bw > 64 || (take * bw + 7) / 8 > avail) return -1;
-            d.p += full < avail ? full : avail;
-            left -= take;
-        }
-    }
-    *endp = d.p;
-    return 0;
-}
-
-int pqr_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n,
-                     size_t *used)
-{
-    struct dbp d;
-    const uint8_t *e;
-    if (dbp_init(&d, p, len) != 0 || d.total > max) return -1;
-    if (dbp_stream_end(&d, &e) != 0 || dbp_get(&d, out, d.total) != 0) return -1;
-    *n = d.total;
-    *used = (size_t)(e - p);
-    return 0;
-}
-
 /* ---- reader state ---- */
 
 enum { COL_KEY, COL_VAL, COL_EXP, NCOL };
@@ -863,11 +619,11 @@ struct col {
     uint8_t *page_buf;  /* owned decompressed body, NULL when it is read in place */
     uint32_t page_left; /* values (nulls included) not yet handed out */
     size_t page_off;    /* file offset of its header, for messages */
-    struct rle defs;
+    struct pqe_rle defs;
     const uint8_t *vp, *vend; /* values section (PLAIN) or the bytes of the delta encodings */
     int vinit;                /* lazily set up: dictionary bit width, delta headers */
-    struct rle idx;
-    struct dbp d1, d2;
+    struct pqe_rle idx;
+    struct pqe_dbp d1, d2;
     struct buf prev; /* DELTA_BYTE_ARRAY: the previous value */
     uint8_t *arena;  /* DELTA_BYTE_ARRAY: rebuilt values of this batch */
     size_t arena_len, arena_cap, arena_total;
@@ -1123,7 +879,7 @@ static int setup_v1(struct col *c, const struct page_hdr *h, const uint8_t *p, s
         if (len < 4 || (dl = le32(p)) > len - 4)
             return col_fail(c, "page at offset %zu: definition levels run past the page",
                             c->page_off);
-        rle_init(&c->defs, p + 4, dl, (uint32_t)bit_width(c->max_def));
+        pqe_rle_init(&c->defs, p + 4, dl, (uint32_t)bit_width(c->max_def));
         p += 4 + dl;
         len -= 4 + dl;
     }
@@ -1192,7 +948,8 @@ static int load_data_page(struct col *c, const struct page_hdr *h, const uint8_t
     c->seen_data = 1;
     if (!v2) return setup_v1(c, h, d, (size_t)h->usize);
     if (c->max_def > 0)
-        rle_init(&c->defs, body + h->rep_len, (size_t)h->def_len, (uint32_t)bit_width(c->max_def));
+        pqe_rle_init(&c->defs, body + h->rep_len, (size_t)h->def_len,
+                     (uint32_t)bit_width(c->max_def));
     c->vp = d;
     c->vend = end_of(d, (size_t)h->usize - lv);
     return 0;
@@ -1260,10 +1017,10 @@ static int vals_dict(struct col *c, uint32_t at, uint32_t m)
     if (!c->vinit) {
         if (c->vp >= c->vend) return bad_values(c, "the bit width of the indices is missing");
         if (*c->vp > 32) return bad_values(c, "index bit width above 32");
-        rle_init(&c->idx, c->vp + 1, (size_t)(c->vend - c->vp - 1), *c->vp);
+        pqe_rle_init(&c->idx, c->vp + 1, (size_t)(c->vend - c->vp - 1), *c->vp);
         c->vinit = 1;
     }
-    if (rle_get(&c->idx, c->ix, m) != 0) return bad_values(c, "indices truncated or malformed");
+    if (pqe_rle_get(&c->idx, c->ix, m) != 0) return bad_values(c, "indices truncated or malformed");
     int ints = c->type == PQ_INT64 || c->type == PQ_INT32;
     for (uint32_t i = 0; i < m; i++) {
         uint32_t x = c->ix[i];
@@ -1281,11 +1038,12 @@ static int vals_dict(struct col *c, uint32_t at, uint32_t m)
 static int vals_dbp(struct col *c, uint32_t at, uint32_t m)
 {
     if (!c->vinit) {
-        if (dbp_init(&c->d1, c->vp, (size_t)(c->vend - c->vp)) != 0)
+        if (pqe_dbp_init(&c->d1, c->vp, (size_t)(c->vend - c->vp)) != 0)
             return bad_values(c, "bad header");
         c->vinit = 1;
     }
-    if (dbp_get(&c->d1, c->iv + at, m) != 0) return bad_values(c, "values truncated or malformed");
+    if (pqe_dbp_get(&c->d1, c->iv + at, m) != 0)
+        return bad_values(c, "values truncated or malformed");
     if (c->type == PQ_INT32) /* the deltas of INT32 columns wrap at 32 bits */
         for (uint32_t i = 0; i < m; i++)
             c->iv[at + i] = (int32_t)(uint32_t)c->iv[at + i];
@@ -1293,9 +1051,9 @@ static int vals_dbp(struct col *c, uint32_t at, uint32_t m)
 }
 
 /* Starts a delta-lengths stream at *pp and moves *pp past it (to the bytes that follow). */
-static int delta_lengths(struct col *c, struct dbp *d, const uint8_t **pp)
+static int delta_lengths(struct col *c, struct pqe_dbp *d, const uint8_t **pp)
 {
-    if (dbp_init(d, *pp, (size_t)(c->vend - *pp)) != 0 || dbp_stream_end(d, pp) != 0)
+    if (pqe_dbp_init(d, *pp, (size_t)(c->vend - *pp)) != 0 || pqe_dbp_stream_end(d, pp) != 0)
         return bad_values(c, "bad length header");
     return 0;
 }
@@ -1306,7 +1064,7 @@ static int vals_dlba(struct col *c, uint32_t at, uint32_t m)
         if (delta_lengths(c, &c->d1, &c->vp) != 0) return -1;
         c->vinit = 1;
     }
-    if (dbp_get(&c->d1, c->tmp, m) != 0) return bad_values(c, "lengths truncated or malformed");
+    if (pqe_dbp_get(&c->d1, c->tmp, m) != 0) return bad_values(c, "lengths truncated or malformed");
     const uint8_t *p = c->vp;
     for (uint32_t i = 0; i < m; i++) {
         int64_t l = c->tmp[i];
@@ -1347,7 +1105,7 @@ static int vals_dba(struct col *c, uint32_t at, uint32_t m)
         c->prev.len = 0;
         c->vinit = 1;
     }
-    if (dbp_get(&c->d1, c->tmp, m) != 0 || dbp_get(&c->d2, c->iv, m) != 0)
+    if (pqe_dbp_get(&c->d1, c->tmp, m) != 0 || pqe_dbp_get(&c->d2, c->iv, m) != 0)
         return bad_values(c, "lengths truncated or malformed");
     for (uint32_t i = 0; i < m; i++) {
         int64_t pre = c->tmp[i], suf = c->iv[i];
@@ -1410,7 +1168,7 @@ static int col_decode(struct col *c, uint32_t at, uint32_t k)
 {
     uint32_t m = k;
     if (c->max_def > 0) {
-        if (rle_get(&c->defs, c->lv, k) != 0)
+        if (pqe_rle_get(&c->defs, c->lv, k) != 0)
             return col_fail(c, "page at offset %zu: definition levels truncated or malformed",
                             c->page_off);
         m = 0;

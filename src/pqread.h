@@ -41,7 +41,6 @@
 #define PQR_MAX_PAGE_BYTES   (1u << 30)   /* one page, compressed or not */
 #define PQR_MAX_CREATED_BY   128
 #define PQR_MAX_SCHEMA_DEPTH 64           /* nesting of groups in the schema tree */
-#define PQR_MAX_DELTA_BLOCK  (1u << 20)   /* DELTA_BINARY_PACKED values per block */
 #define PQR_MAX_BATCH_BYTES  (256u << 20) /* DELTA_BYTE_ARRAY bytes rebuilt per batch of rows */
 #define PQR_MAX_THREADS      8            /* decoding threads of one read (pqr_opts.threads) */
 
@@ -111,15 +110,5 @@ int pqr_read_file_opts(const char *path, const struct pqr_opts *opts, pqr_row_fn
                        struct pqr_info *info, struct kv_err *err);
 int pqr_read_mem_opts(const void *p, size_t n, const struct pqr_opts *opts, pqr_row_fn fn,
                       void *ctx, struct pqr_info *info, struct kv_err *err);
-
-/* Page-level decoders, exposed for the unit tests. Each returns 0 or -1 on malformed input. */
-
-/* RLE/bit-packed hybrid: decodes exactly n values of bit_width (0..32) from [p, p+len). */
-int pqr_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n);
-/* DELTA_BINARY_PACKED: decodes the whole stream at p, which must hold at most max values; sets
- * *n (values decoded) and *used (bytes the stream occupies, where a following section such as
- * DELTA_LENGTH_BYTE_ARRAY's bytes starts). Values wrap as 64-bit two's complement. */
-int pqr_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n,
-                     size_t *used);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * Unit tests of the Parquet reader (src/pqread.c): the RLE/bit-packed hybrid and
- * DELTA_BINARY_PACKED decoders, and whole files built in memory with the Thrift writer (PLAIN,
- * dictionary, v2 pages, delta encodings, CRCs) read through pqr_read_mem, plus damaged files:
- * bad CRC, truncation, wrong magic, nulls, wrong types, unsupported encodings and codecs,
- * inconsistent sizes and counts, and every truncation and many byte flips of a small file.
+ * Unit tests of the Parquet reader (src/pqread.c) and its integer decoders (src/pqenc.c): the
+ * RLE/bit-packed hybrid and DELTA_BINARY_PACKED, and whole files built in memory with the Thrift
+ * writer (PLAIN, dictionary, v2 pages, delta encodings, CRCs) read through pqr_read_mem, plus
+ * damaged files: bad CRC, truncation, wrong magic, nulls, wrong types, unsupported encodings and
+ * codecs, inconsistent sizes and counts, and every truncation and many byte flips of a small file.
  *
  * Every image handed to the reader is first copied into a heap buffer of exactly its size, so
  * ASan reports any read past the end of the file.
@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "parquet.h"
 #include "pqcodec.h"
+#include "pqenc.h"
 #include "pqread.h"
 #include "tap.h"
 #include "thrift.h"
@@ -399,36 +400,36 @@ static void test_rle(void)
     uint32_t out[16];
     static const uint8_t bp3[] = {0x03, 0x88, 0xC6, 0xFA};
     int all = 1;
-    ok(pqr_rle_decode(bp3, sizeof(bp3), 3, out, 8) == 0, "bit width 3, values 0..7 bit-packed");
+    ok(pqe_rle_decode(bp3, sizeof(bp3), 3, out, 8) == 0, "bit width 3, values 0..7 bit-packed");
     for (uint32_t i = 0; i < 8; i++)
         all &= out[i] == i;
     ok(all, "88 C6 FA decodes to 0..7");
-    ok(pqr_rle_decode(bp3, sizeof(bp3), 3, out, 5) == 0 && out[4] == 4, "stops at n inside a run");
-    ok(pqr_rle_decode(bp3, sizeof(bp3), 3, out, 9) == -1, "asking past the data fails");
+    ok(pqe_rle_decode(bp3, sizeof(bp3), 3, out, 5) == 0 && out[4] == 4, "stops at n inside a run");
+    ok(pqe_rle_decode(bp3, sizeof(bp3), 3, out, 9) == -1, "asking past the data fails");
     static const uint8_t rle[] = {0x0A, 0x07, 0x04, 0x02};
-    ok(pqr_rle_decode(rle, sizeof(rle), 3, out, 7) == 0 && out[0] == 7 && out[4] == 7 &&
+    ok(pqe_rle_decode(rle, sizeof(rle), 3, out, 7) == 0 && out[0] == 7 && out[4] == 7 &&
            out[5] == 2 && out[6] == 2,
        "RLE runs 5 x 7 then 2 x 2");
     static const uint8_t bw0[] = {0x14};
-    ok(pqr_rle_decode(bw0, sizeof(bw0), 0, out, 10) == 0 && out[0] == 0 && out[9] == 0,
+    ok(pqe_rle_decode(bw0, sizeof(bw0), 0, out, 10) == 0 && out[0] == 0 && out[9] == 0,
        "bit width 0: a run carries no value bytes");
     static const uint8_t bw32[] = {0x04, 0x78, 0x56, 0x34, 0x12};
-    ok(pqr_rle_decode(bw32, sizeof(bw32), 32, out, 2) == 0 && out[1] == 0x12345678,
+    ok(pqe_rle_decode(bw32, sizeof(bw32), 32, out, 2) == 0 && out[1] == 0x12345678,
        "bit width 32 RLE value");
     static const uint8_t mixed[] = {0x06, 0x01, 0x03, 0xff};
-    ok(pqr_rle_decode(mixed, sizeof(mixed), 1, out, 11) == 0 && out[0] == 1 && out[3] == 1 &&
+    ok(pqe_rle_decode(mixed, sizeof(mixed), 1, out, 11) == 0 && out[0] == 1 && out[3] == 1 &&
            out[10] == 1,
        "RLE run then bit-packed run");
-    ok(pqr_rle_decode(rle, 1, 3, out, 1) == -1, "RLE run without its value fails");
-    ok(pqr_rle_decode((const uint8_t *)"\x80", 1, 3, out, 1) == -1, "truncated header fails");
-    ok(pqr_rle_decode((const uint8_t *)"\x00\x01", 2, 3, out, 1) == -1, "empty RLE run fails");
-    ok(pqr_rle_decode((const uint8_t *)"\x01", 1, 3, out, 1) == -1, "empty bit-packed run fails");
-    ok(pqr_rle_decode(bp3, sizeof(bp3), 33, out, 1) == -1, "bit width 33 refused");
-    ok(pqr_rle_decode(bp3, 2, 3, out, 2) == 0 && out[1] == 1 &&
-           pqr_rle_decode(bp3, 2, 3, out, 3) == -1,
+    ok(pqe_rle_decode(rle, 1, 3, out, 1) == -1, "RLE run without its value fails");
+    ok(pqe_rle_decode((const uint8_t *)"\x80", 1, 3, out, 1) == -1, "truncated header fails");
+    ok(pqe_rle_decode((const uint8_t *)"\x00\x01", 2, 3, out, 1) == -1, "empty RLE run fails");
+    ok(pqe_rle_decode((const uint8_t *)"\x01", 1, 3, out, 1) == -1, "empty bit-packed run fails");
+    ok(pqe_rle_decode(bp3, sizeof(bp3), 33, out, 1) == -1, "bit width 33 refused");
+    ok(pqe_rle_decode(bp3, 2, 3, out, 2) == 0 && out[1] == 1 &&
+           pqe_rle_decode(bp3, 2, 3, out, 3) == -1,
        "a short last bit-packed run yields only the values present");
     static const uint8_t huge[] = {0xfe, 0xff, 0xff, 0xff, 0x0f};
-    ok(pqr_rle_decode(huge, sizeof(huge), 0, out, 4) == 0, "bit width 0: run of 2^31-1, take 4");
+    ok(pqe_rle_decode(huge, sizeof(huge), 0, out, 4) == 0, "bit width 0: run of 2^31-1, take 4");
 }
 
 static void test_delta(void)
@@ -437,29 +438,29 @@ static void test_delta(void)
     size_t n, used;
     /* The spec's example 1: 1 2 3 4 5 (all deltas 1, bit width 0). */
     static const uint8_t ex1[] = {0x80, 0x01, 0x04, 0x05, 0x02, 0x02, 0, 0, 0, 0};
-    ok(pqr_delta_decode(ex1, sizeof(ex1), out, 300, &n, &used) == 0 && n == 5 && used == 10 &&
+    ok(pqe_delta_decode(ex1, sizeof(ex1), out, 300, &n, &used) == 0 && n == 5 && used == 10 &&
            out[0] == 1 && out[4] == 5,
        "example 1: 1..5");
     /* Example 2: 7 5 3 1 2 3 4 5: min delta -2, relative 0 0 0 3 3 3 3 in 2 bits. */
     static const uint8_t ex2[] = {0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0, 0,  0,
                                   0xC0, 0x3F, 0,    0,    0,    0,    0,    0, 'x'};
     static const int64_t want2[] = {7, 5, 3, 1, 2, 3, 4, 5};
-    ok(pqr_delta_decode(ex2, sizeof(ex2), out, 300, &n, &used) == 0 && n == 8 && used == 18 &&
+    ok(pqe_delta_decode(ex2, sizeof(ex2), out, 300, &n, &used) == 0 && n == 8 && used == 18 &&
            memcmp(out, want2, sizeof(want2)) == 0,
        "example 2: 7 5 3 1 2 3 4 5, stream ends before the trailing byte");
-    ok(pqr_delta_decode(ex2, sizeof(ex2), out, 7, &n, &used) == -1, "more values than max fails");
-    ok(pqr_delta_decode(ex2, 11, out, 300, &n, &used) == -1 &&
-           pqr_delta_decode(ex2, 12, out, 300, &n, &used) == 0 && used == 12,
+    ok(pqe_delta_decode(ex2, sizeof(ex2), out, 7, &n, &used) == -1, "more values than max fails");
+    ok(pqe_delta_decode(ex2, 11, out, 300, &n, &used) == -1 &&
+           pqe_delta_decode(ex2, 12, out, 300, &n, &used) == 0 && used == 12,
        "a miniblock may stop after its last value's bits, not before");
     static const uint8_t one[] = {0x80, 0x01, 0x04, 0x01, 0x7f};
-    ok(pqr_delta_decode(one, sizeof(one), out, 300, &n, &used) == 0 && n == 1 && out[0] == -64 &&
+    ok(pqe_delta_decode(one, sizeof(one), out, 300, &n, &used) == 0 && n == 1 && out[0] == -64 &&
            used == 5,
        "one value: header only");
     static const uint8_t badbs[] = {0x40, 0x04, 0x01, 0x00};
-    ok(pqr_delta_decode(badbs, sizeof(badbs), out, 300, &n, &used) == -1,
+    ok(pqe_delta_decode(badbs, sizeof(badbs), out, 300, &n, &used) == -1,
        "block size not a multiple of 128 fails");
     static const uint8_t badw[] = {0x80, 0x01, 0x04, 0x02, 0x00, 0x00, 65, 0, 0, 0};
-    ok(pqr_delta_decode(badw, sizeof(badw), out, 300, &n, &used) == -1, "bit width 65 fails");
+    ok(pqe_delta_decode(badw, sizeof(badw), out, 300, &n, &used) == -1, "bit width 65 fails");
 
     /* Round trips through the test encoder: several blocks, extremes, wrap-around. 289 values =
      * the first + 2 blocks + one full miniblock, so there are no padding bytes to cut. */
@@ -472,12 +473,12 @@ static void test_delta(void)
     buf_append_str(&b, "tail");
     uint8_t *copy = malloc(b.len);
     memcpy(copy, b.data, b.len);
-    ok(pqr_delta_decode(copy, b.len, out, 300, &n, &used) == 0 && n == 289 && used == b.len - 4 &&
+    ok(pqe_delta_decode(copy, b.len, out, 300, &n, &used) == 0 && n == 289 && used == b.len - 4 &&
            memcmp(out, v, sizeof(v)) == 0,
        "289 extreme values round-trip over 3 blocks");
     int fails = 1;
     for (size_t cut = 0; cut < b.len - 4; cut++)
-        fails &= pqr_delta_decode(copy, cut, out, 300, &n, &used) == -1;
+        fails &= pqe_delta_decode(copy, cut, out, 300, &n, &used) == -1;
     ok(fails, "every truncation of the stream fails");
     free(copy);
     buf_deinit(&b);
