@@ -24,6 +24,14 @@ ASAN = "asan" in os.path.basename(PANDA_BIN)
 SNAP_OFF = ["--snapshot-interval", "0", "--snapshot-timeout", "0"]
 
 
+def without_snapshots(factory):
+    """server_factory for servers that take no automatic snapshots (for tests of the log
+    itself, which a snapshot would rewrite without the records it covers)."""
+    def f(extra_args=None, **kw):
+        return factory(extra_args=SNAP_OFF + list(extra_args or []), **kw)
+    return f
+
+
 def scaled(n, asan_div=2):
     """n for the release build, n / asan_div under ASan (everything is several times slower)."""
     return max(1, n // asan_div) if ASAN else n

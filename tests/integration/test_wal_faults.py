@@ -24,6 +24,7 @@ import time
 import pytest
 
 from conftest import IS_REDIS, PANDA_BIN, REPO, RawClient, RespReader, encode_command
+from snaphelp import without_snapshots
 
 pytestmark = pytest.mark.panda_only
 
@@ -35,16 +36,10 @@ ENOSPC_TEXT = "No space left on device"
 
 
 # These tests are about the log itself (its bytes, LSNs from 1, every record kept): automatic
-# Parquet snapshots, which rewrite the log without the records they cover, are turned off.
-# Snapshots with the log are covered by test_snapshot*.py.
-NO_SNAPSHOTS = ["--snapshot-interval", "0", "--snapshot-timeout", "0"]
-
-
 @pytest.fixture
 def server_factory(server_factory):
-    def factory(extra_args=None, **kw):
-        return server_factory(extra_args=NO_SNAPSHOTS + list(extra_args or []), **kw)
-    return factory
+    """No automatic snapshots here; snapshots with the log are covered by test_snapshot*.py."""
+    return without_snapshots(server_factory)
 
 
 def _skip_reason():
