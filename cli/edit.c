@@ -315,7 +315,8 @@ struct ed *ed_new(const struct ed_hooks *hooks)
     el_set(ed->el, EL_PROMPT, prompt_fn);
     el_set(ed->el, EL_HIST, history, ed->hist);
     el_set(ed->el, EL_GETCFN, getc_fn);
-    el_set(ed->el, EL_ADDFN, "panda-complete", "Complete a command or key name", complete_fn);
+    /* The wide form keeps our (static) strings; el_set() would leak converted copies. */
+    el_wset(ed->el, EL_ADDFN, L"panda-complete", L"Complete a command or key name", complete_fn);
     el_set(ed->el, EL_BIND, "^I", "panda-complete", NULL);
     el_set(ed->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
     return ed;

@@ -282,8 +282,10 @@ static void print_command_line(const struct cmds_entry *e)
 
     for (size_t i = 0; i < strlen(e->name); i++)
         usage[i] = (char)toupper((unsigned char)usage[i]);
-    printf("%-40s %s\n", usage, n > 40 ? "" : e->summary);
-    if (n > 40) printf("%-40s %s\n", "", e->summary);
+    if (n > 40)
+        printf("%s\n%-40s %s\n", usage, "", e->summary); /* long syntax: summary below */
+    else
+        printf("%-40s %s\n", usage, e->summary);
 }
 
 /* HELP and HELP <command>, from the server's command table. Returns enum cli_rc, or 2 when
