@@ -175,6 +175,7 @@ static int add_keys(struct assist *as, const char *prefix, size_t n, struct ed_l
         if (strchr("*?[]\\", prefix[i]) != NULL) pattern[p++] = '\\';
         pattern[p++] = prefix[i];
     }
+    assert(p + 2 <= sizeof(pattern));
     memcpy(pattern + p, "*", 2);
     snprintf(count, sizeof(count), "%d", AS_SCAN_COUNT);
     for (int call = 0; call < AS_SCAN_CALLS_MAX && out->n < AS_KEYS_MAX; call++) {

@@ -120,6 +120,7 @@ static int hint_draw(struct ed *ed)
     room = cols - (int)strlen(ed->prompt) - line_cols - 1; /* never reach the last column */
     if (hint == NULL || *hint == '\0' || room <= 0) return 0;
     n = strlen(hint) < (size_t)room ? strlen(hint) : (size_t)room;
+    assert(n > 0 && (int)n <= room);
     term_write("\0337", 2); /* save the cursor */
     move_right(tail);
     term_write(ED_HINT_COLOR, strlen(ED_HINT_COLOR));
@@ -360,6 +361,7 @@ int ed_history_add(struct ed *ed, const char *line, size_t len)
     HistEvent ev;
     char *copy;
 
+    assert(ed->hist != NULL);
     if (is_blank(line, len) || memchr(line, '\n', len) != NULL) return 0;
     copy = strndup(line, len);
     if (copy == NULL) return -1;

@@ -47,6 +47,7 @@ enum cli_rc {
     CLI_RC_ERROR = 1, /* an error reply */
     CLI_RC_LOST = -1, /* the connection broke; it is closed and conn.err says why */
     CLI_RC_DOWN = -2, /* the server could not be reached (the person was told) */
+    CLI_RC_PASS = 2,  /* not answered in the client: ask the server */
 };
 
 struct cli_opts {
@@ -232,16 +233,15 @@ static void print_upper(FILE *f, const char *s)
         fputc(toupper((unsigned char)*s), f);
 }
 
-/* After "unknown command": names the command closest to name[0..len), if one is. */
-static void suggest(struct cli *cli, const char *name, size_t len)
+/* Names the command closest to name[0..len) on f, if one is close. */
+static void suggest(FILE *f, const struct cmds *t, const char *name, size_t len)
 {
-    const struct cmds *t = as_table(&cli->as);
     const struct cmds_entry *e = t != NULL ? cmds_suggest(t, name, len) : NULL;
 
     if (e == NULL) return;
-    fputs("Did you mean ", stderr);
-    print_upper(stderr, e->name);
-    fputs("?\n", stderr);
+    fputs("Did you mean ", f);
+    print_upper(f, e->name);
+    fputs("?\n", f);
 }
 
 static int is_unknown_command(const struct rr_reply *r)
@@ -271,7 +271,7 @@ static int run_command(struct cli *cli, const struct split_args *args)
         rr_reply_deinit(&reply);
         link_consume(&cli->conn, (size_t)n);
     } while (type == RR_PUSH); /* out-of-band messages come before the reply proper */
-    if (unknown) suggest(cli, args->argv[0], args->lens[0]);
+    if (unknown) suggest(stderr, as_table(&cli->as), args->argv[0], args->lens[0]);
     return type == RR_ERROR ? CLI_RC_ERROR : CLI_RC_OK;
 }
 
@@ -288,14 +288,14 @@ static void print_command_line(const struct cmds_entry *e)
         printf("%-40s %s\n", usage, e->summary);
 }
 
-/* HELP and HELP <command>, from the server's command table. Returns enum cli_rc, or 2 when
- * the table cannot be had (then the server's own HELP is asked). */
+/* HELP and HELP <command>, from the server's command table. Returns enum cli_rc, or
+ * CLI_RC_PASS when the table cannot be had (then the server's own HELP is asked). */
 static int client_help(struct cli *cli, const struct split_args *args)
 {
     const struct cmds *t = as_table(&cli->as);
     const struct cmds_entry *e;
 
-    if (t == NULL) return 2;
+    if (t == NULL) return CLI_RC_PASS;
     if (args->argc == 1) {
         printf("panda-cli %s. Type a command and its arguments; Tab completes command and key\n"
                "names, the grey hint shows what is left to type. HELP <command> shows one.\n\n",
@@ -307,11 +307,7 @@ static int client_help(struct cli *cli, const struct split_args *args)
     e = cmds_find(t, args->argv[1], args->lens[1]);
     if (e == NULL) {
         printf("No command named '%.*s'.\n", CLI_NAME_SHOW_MAX, args->argv[1]);
-        if ((e = cmds_suggest(t, args->argv[1], args->lens[1])) != NULL) {
-            fputs("Did you mean ", stdout);
-            print_upper(stdout, e->name);
-            fputs("?\n", stdout);
-        }
+        suggest(stdout, t, args->argv[1], args->lens[1]);
         return CLI_RC_ERROR;
     }
     fputs("\n  ", stdout);
@@ -352,7 +348,7 @@ static int run_args(struct cli *cli, const struct split_args *args)
     if (is_word(args, 0, "help") && args->argc <= 2) {
         rc = client_help(cli, args);
         fflush(stdout);
-        if (rc != 2) return rc;
+        if (rc != CLI_RC_PASS) return rc;
     }
     if (ensure_connected(cli) != 0) return CLI_RC_DOWN;
     rc = run_command(cli, args);
