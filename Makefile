@@ -11,13 +11,16 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SRC      := $(wildcard src/*.c)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 CLI_SRC  := $(wildcard cli/*.c)
-UNIT_SRC := $(filter-out tests/unit/test_cli_reader.c,$(wildcard tests/unit/test_*.c))
-CLI_LIB  := $(filter-out cli/panda-cli.c,$(CLI_SRC))
+UNIT_SRC := $(filter-out tests/unit/test_cli_%.c,$(wildcard tests/unit/test_*.c))
+CLI_UNIT := $(wildcard tests/unit/test_cli_*.c)
+CLI_LIB  := $(filter-out cli/panda-cli.c cli/edit.c cli/assist.c,$(CLI_SRC))
+# Only panda-cli links libedit (line editing); the server and the unit tests do not.
+CLI_LIBS := -ledit $(LDLIBS)
 
 REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC))
 ASAN_OBJ := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
-UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC)) build/unit/test_cli_reader
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC) $(CLI_UNIT))
 
 # `make V=1` shows full compiler command lines.
 Q        := $(if $(V),,@)
@@ -67,11 +70,11 @@ build/faultfs.so: tests/faults/faultfs.c | build
 
 bin/panda-cli: $(CLI_SRC) $(wildcard cli/*.h) | bin
 	@echo "  CC    $@"
-	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 bin/panda-cli-asan: $(CLI_SRC) $(wildcard cli/*.h) | bin
 	@echo "  CC    $@"
-	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -o $@ $(CLI_SRC) $(LDLIBS)
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 build/rel/%.o: src/%.c $(wildcard src/*.h) | build/rel
 	@echo "  CC    $<"
@@ -85,7 +88,7 @@ build/unit/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB) | build/unit
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(LDLIBS)
 
-build/unit/test_cli_reader: tests/unit/test_cli_reader.c tests/unit/tap.h $(CLI_LIB) $(wildcard cli/*.h) | build/unit
+build/unit/test_cli_%: tests/unit/test_cli_%.c tests/unit/tap.h $(CLI_LIB) $(wildcard cli/*.h) | build/unit
 	@echo "  CC    $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(SAN) -Icli -Itests/unit -o $@ $< $(CLI_LIB) $(LDLIBS)
 

@@ -1,40 +1,39 @@
 /*
  * panda-cli — command-line client for panda-server (and any RESP server), after redis-cli.
  *
- * Tour: main() parses options, connects, and either sends the command given on the command
- * line (one_shot) or reads commands from stdin one line at a time (line_loop). Each command
- * goes out as a RESP array of bulk strings (conn_send); the reply is read incrementally with
- * resp_reader (conn_read_reply) and formatted by print. This file is the only one that
- * prints; the modules return errors.
+ * Tour: main() parses options, connects (link), and either sends the command given on the
+ * command line (one_shot), reads commands from a person at a terminal with line editing
+ * (edit_loop: edit for libedit, history, hints and completion; assist for what those ask the
+ * server), or reads piped commands one a line (line_loop). Each reply is formatted by print.
+ * This file is the only one that prints; the modules return errors.
  *
  * Exit status: 0 when every command succeeded, 1 after an error reply, an unparsable line or
- * a connection problem, 2 for bad usage.
+ * a connection problem, 2 for bad usage. An interactive session exits 0: its errors were
+ * shown to the person as they happened.
  */
+#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <locale.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <unistd.h>
 
+#include "assist.h"
+#include "edit.h"
+#include "link.h"
 #include "print.h"
 #include "resp_reader.h"
 #include "split.h"
 
-#define CLI_VERSION      "0.1.0"
-#define CLI_HOST_DEFAULT "127.0.0.1"
-#define CLI_PORT_DEFAULT 8080
-
-#define CLI_READ_CHUNK_BYTES (64 * 1024)                /* one read() from the server */
-#define CLI_REPLY_BYTES_MAX  (2LL * 1024 * 1024 * 1024) /* bytes buffered for one reply */
-#define CLI_ERR_BYTES        256
+#define CLI_VERSION       "0.2.0"
+#define CLI_HOST_DEFAULT  "127.0.0.1"
+#define CLI_PORT_DEFAULT  8080
+#define CLI_HISTFILE_NAME ".panda_history"
+#define CLI_NAME_SHOW_MAX 64 /* bytes of a command name echoed in a message */
 
 enum cli_exit {
     CLI_EXIT_OK = 0,
@@ -46,7 +45,9 @@ enum cli_exit {
 enum cli_rc {
     CLI_RC_OK = 0,    /* a non-error reply */
     CLI_RC_ERROR = 1, /* an error reply */
-    CLI_RC_LOST = -1, /* the connection broke; conn is closed and conn.err says why */
+    CLI_RC_LOST = -1, /* the connection broke; it is closed and conn.err says why */
+    CLI_RC_DOWN = -2, /* the server could not be reached (the person was told) */
+    CLI_RC_PASS = 2,  /* not answered in the client: ask the server */
 };
 
 struct cli_opts {
@@ -56,21 +57,13 @@ struct cli_opts {
     int first_arg; /* index in argv of the command, argc when there is none */
 };
 
-/* One connection and the bytes received but not yet consumed. */
-struct conn {
-    int fd; /* -1 when closed */
-    char *buf;
-    size_t len;
-    size_t cap;
-    struct rr_reader reader;
-    char err[CLI_ERR_BYTES];
-};
-
 /* Everything the command loop needs. */
 struct cli {
     struct cli_opts opts;
     enum pr_mode mode;
-    struct conn conn;
+    int interactive; /* a person at a terminal: carry on when the server is down */
+    struct link conn;
+    struct assist as;
     struct pr_buf out;
 };
 
@@ -80,7 +73,10 @@ static void usage(FILE *f)
             "Usage: panda-cli [OPTIONS] [COMMAND [ARG ...]]\n"
             "\n"
             "Sends COMMAND to a Panda server and prints the reply. Without a COMMAND, reads\n"
-            "commands from standard input, one per line (with a prompt on a terminal).\n"
+            "commands from standard input, one per line. On a terminal that is a prompt with\n"
+            "line editing: arrows and Ctrl-R search the history, Ctrl-A/Ctrl-E go to the\n"
+            "start/end, Tab completes command and key names, a grey hint shows the syntax.\n"
+            "HELP lists the commands, HELP COMMAND shows one; QUIT, EXIT or Ctrl-D leaves.\n"
             "\n"
             "Options:\n"
             "  -h, --host HOST  server host (default %s, or env PANDA_HOST)\n"
@@ -92,15 +88,20 @@ static void usage(FILE *f)
             "Options take --name value or --name=value; flags win over the environment.\n"
             "Note: -h is the host, as in redis-cli; help is --help.\n"
             "\n"
+            "Environment: PANDA_HOST, PANDA_PORT; PANDA_HISTFILE is the history file\n"
+            "(default ~/%s; empty: keep no history).\n"
+            "\n"
             "Lines are split like redis-cli: words on spaces, \"double quotes\" with the escapes\n"
-            "\\n \\r \\t \\b \\a \\\\ \\\" \\xHH, 'single quotes' with \\'. quit or exit leaves.\n"
+            "\\n \\r \\t \\b \\a \\\\ \\\" \\xHH, 'single quotes' with \\'.\n"
             "\n"
             "Exit status:\n"
             "  0  every command got a non-error reply\n"
             "  1  a command got an error reply, a line could not be split, or the server\n"
             "     could not be reached or closed the connection\n"
-            "  2  bad usage (unknown option or bad value)\n",
-            CLI_HOST_DEFAULT, CLI_PORT_DEFAULT);
+            "  2  bad usage (unknown option or bad value)\n"
+            "An interactive session (a terminal, no COMMAND) exits 0: it shows errors as they\n"
+            "happen, keeps going while the server is down and reconnects by itself.\n",
+            CLI_HOST_DEFAULT, CLI_PORT_DEFAULT, CLI_HISTFILE_NAME);
 }
 
 /* Parses a TCP port 1..65535. 0 or -1. */
@@ -193,152 +194,6 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o)
     return -1;
 }
 
-static void conn_init(struct conn *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    rr_reader_init(&c->reader);
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-    c->len = 0;
-    rr_reader_init(&c->reader);
-}
-
-static void conn_deinit(struct conn *c)
-{
-    conn_close(c);
-    free(c->buf);
-    conn_init(c);
-}
-
-/* Connects to host:port (any address getaddrinfo gives). 0 or -1 with c->err set. */
-static int conn_open(struct conn *c, const char *host, int port)
-{
-    struct addrinfo hints, *res, *ai;
-    char port_text[16];
-    int rc, fd = -1, saved = 0, one = 1;
-
-    conn_close(c);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port_text, sizeof(port_text), "%d", port);
-    rc = getaddrinfo(host, port_text, &hints, &res);
-    if (rc != 0) {
-        snprintf(c->err, sizeof(c->err), "%s", gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
-        saved = errno;
-        if (fd >= 0) close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(c->err, sizeof(c->err), "%s", strerror(saved));
-        return -1;
-    }
-    /* Commands are small and sent one at a time: do not let Nagle delay them. */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->fd = fd;
-    return 0;
-}
-
-/* Marks the connection lost with a reason. Always returns CLI_RC_LOST. */
-static int conn_lost(struct conn *c, const char *why)
-{
-    snprintf(c->err, sizeof(c->err), "%s", why);
-    conn_close(c);
-    return CLI_RC_LOST;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Sends args as a RESP array of bulk strings. CLI_RC_OK or CLI_RC_LOST. */
-static int conn_send(struct conn *c, const struct split_args *args)
-{
-    size_t total = 32, pos = 0;
-    char *msg;
-    int rc;
-
-    for (size_t i = 0; i < args->argc; i++)
-        total += args->lens[i] + 32; /* "$<len>\r\n" + data + "\r\n" */
-    msg = malloc(total);
-    if (msg == NULL) return conn_lost(c, "out of memory");
-    pos += (size_t)snprintf(msg, total, "*%zu\r\n", args->argc);
-    for (size_t i = 0; i < args->argc; i++) {
-        pos += (size_t)snprintf(msg + pos, total - pos, "$%zu\r\n", args->lens[i]);
-        memcpy(msg + pos, args->argv[i], args->lens[i]);
-        pos += args->lens[i];
-        memcpy(msg + pos, "\r\n", 2);
-        pos += 2;
-    }
-    rc = write_all(c->fd, msg, pos);
-    free(msg);
-    return rc == 0 ? CLI_RC_OK : conn_lost(c, strerror(errno));
-}
-
-/* Reads more bytes from the server into c->buf. CLI_RC_OK or CLI_RC_LOST. */
-static int conn_fill(struct conn *c)
-{
-    ssize_t n;
-
-    if (c->len >= (size_t)CLI_REPLY_BYTES_MAX) return conn_lost(c, "reply too large");
-    if (c->cap - c->len < CLI_READ_CHUNK_BYTES) {
-        size_t cap = c->cap == 0 ? CLI_READ_CHUNK_BYTES : c->cap * 2;
-        char *buf = realloc(c->buf, cap);
-
-        if (buf == NULL) return conn_lost(c, "out of memory");
-        c->buf = buf;
-        c->cap = cap;
-    }
-    do {
-        n = read(c->fd, c->buf + c->len, c->cap - c->len);
-    } while (n < 0 && errno == EINTR);
-    if (n == 0) return conn_lost(c, "Server closed the connection");
-    if (n < 0) return conn_lost(c, strerror(errno));
-    c->len += (size_t)n;
-    return CLI_RC_OK;
-}
-
-/*
- * Reads one reply. Returns the bytes it uses at the front of c->buf (drop them with
- * conn_consume() after using *reply, which borrows them), or CLI_RC_LOST.
- */
-static ssize_t conn_read_reply(struct conn *c, struct rr_reply *reply)
-{
-    for (;;) {
-        ssize_t n = rr_parse(&c->reader, c->buf, c->len, reply);
-
-        if (n > 0) return n;
-        if (n == -1) return conn_lost(c, c->reader.err.msg);
-        if (conn_fill(c) != CLI_RC_OK) return CLI_RC_LOST;
-    }
-}
-
-static void conn_consume(struct conn *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
 /* Writes the formatted text of reply to stdout. 0 or -1 (message printed). */
 static int show_reply(struct cli *cli, const struct rr_reply *reply, enum pr_mode mode)
 {
@@ -354,46 +209,151 @@ static int show_reply(struct cli *cli, const struct rr_reply *reply, enum pr_mod
     return rc;
 }
 
-/* Commands whose bulk reply is a document, which redis-cli prints bare even on a terminal. */
+static int is_word(const struct split_args *args, size_t i, const char *word)
+{
+    return i < args->argc && strcasecmp(args->argv[i], word) == 0;
+}
+
+/* Commands whose bulk reply is a document, which redis-cli prints bare even on a terminal;
+ * STATS's one line is shown one field a line to a person. */
 static enum pr_mode command_mode(const struct cli *cli, const struct split_args *args)
 {
     static const char *const text_commands[] = {"info", "help", "stats", "lolwut"};
 
+    if (is_word(args, 0, "stats") && cli->mode == PR_MODE_TTY) return PR_MODE_FIELDS;
     for (size_t i = 0; i < sizeof(text_commands) / sizeof(text_commands[0]); i++) {
-        if (strcasecmp(args->argv[0], text_commands[i]) == 0) return PR_MODE_TEXT;
+        if (is_word(args, 0, text_commands[i])) return PR_MODE_TEXT;
     }
     return cli->mode;
+}
+
+static void print_upper(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++)
+        fputc(toupper((unsigned char)*s), f);
+}
+
+/* Names the command closest to name[0..len) on f, if one is close. */
+static void suggest(FILE *f, const struct cmds *t, const char *name, size_t len)
+{
+    const struct cmds_entry *e = t != NULL ? cmds_suggest(t, name, len) : NULL;
+
+    if (e == NULL) return;
+    fputs("Did you mean ", f);
+    print_upper(f, e->name);
+    fputs("?\n", f);
+}
+
+static int is_unknown_command(const struct rr_reply *r)
+{
+    static const char prefix[] = "ERR unknown command";
+
+    return r->type == RR_ERROR && r->str_len >= sizeof(prefix) - 1 &&
+           memcmp(r->str, prefix, sizeof(prefix) - 1) == 0;
 }
 
 /* Sends one command and prints its reply. Returns enum cli_rc. */
 static int run_command(struct cli *cli, const struct split_args *args)
 {
-    int is_shutdown = strcasecmp(args->argv[0], "shutdown") == 0;
+    int is_shutdown = is_word(args, 0, "shutdown"), unknown = 0;
     struct rr_reply reply;
     enum rr_type type;
     ssize_t n;
 
-    if (conn_send(&cli->conn, args) != CLI_RC_OK) return CLI_RC_LOST;
+    if (link_send(&cli->conn, args->argc, args->argv, args->lens) != 0) return CLI_RC_LOST;
     do {
-        n = conn_read_reply(&cli->conn, &reply);
+        n = link_read(&cli->conn, &reply);
         /* A server that shuts down as asked closes without a reply: that is success. */
         if (n < 0) return is_shutdown ? CLI_RC_OK : CLI_RC_LOST;
         type = reply.type;
+        unknown = is_unknown_command(&reply);
         if (show_reply(cli, &reply, command_mode(cli, args)) != 0) type = RR_ERROR;
         rr_reply_deinit(&reply);
-        conn_consume(&cli->conn, (size_t)n);
+        link_consume(&cli->conn, (size_t)n);
     } while (type == RR_PUSH); /* out-of-band messages come before the reply proper */
+    if (unknown) suggest(stderr, as_table(&cli->as), args->argv[0], args->lens[0]);
     return type == RR_ERROR ? CLI_RC_ERROR : CLI_RC_OK;
+}
+
+static void print_command_line(const struct cmds_entry *e)
+{
+    char usage[CMDS_NAME_BYTES_MAX + CMDS_SYNTAX_BYTES_MAX + 2];
+    int n = snprintf(usage, sizeof(usage), "%s%s%s", e->name, *e->syntax ? " " : "", e->syntax);
+
+    for (size_t i = 0; i < strlen(e->name); i++)
+        usage[i] = (char)toupper((unsigned char)usage[i]);
+    if (n > 40)
+        printf("%s\n%-40s %s\n", usage, "", e->summary); /* long syntax: summary below */
+    else
+        printf("%-40s %s\n", usage, e->summary);
+}
+
+/* HELP and HELP <command>, from the server's command table. Returns enum cli_rc, or
+ * CLI_RC_PASS when the table cannot be had (then the server's own HELP is asked). */
+static int client_help(struct cli *cli, const struct split_args *args)
+{
+    const struct cmds *t = as_table(&cli->as);
+    const struct cmds_entry *e;
+
+    if (t == NULL) return CLI_RC_PASS;
+    if (args->argc == 1) {
+        printf("panda-cli %s. Type a command and its arguments; Tab completes command and key\n"
+               "names, the grey hint shows what is left to type. HELP <command> shows one.\n\n",
+               CLI_VERSION);
+        for (size_t i = 0; i < t->n; i++)
+            print_command_line(&t->v[i]);
+        return CLI_RC_OK;
+    }
+    e = cmds_find(t, args->argv[1], args->lens[1]);
+    if (e == NULL) {
+        printf("No command named '%.*s'.\n", CLI_NAME_SHOW_MAX, args->argv[1]);
+        suggest(stdout, t, args->argv[1], args->lens[1]);
+        return CLI_RC_ERROR;
+    }
+    fputs("\n  ", stdout);
+    print_upper(stdout, e->name);
+    printf("%s%s\n  summary: %s\n  since: %s\n  group: %s\n\n", *e->syntax ? " " : "", e->syntax,
+           e->summary, e->since, e->group);
+    return CLI_RC_OK;
 }
 
 static int connect_or_complain(struct cli *cli)
 {
-    if (conn_open(&cli->conn, cli->opts.host, cli->opts.port) == 0) return 0;
+    if (link_open(&cli->conn, cli->opts.host, cli->opts.port, 0) == 0) {
+        as_retry(&cli->as); /* the server may have changed: its table may load now */
+        return 0;
+    }
     fprintf(stderr, "Could not connect to %s:%d: %s\n", cli->opts.host, cli->opts.port,
             cli->conn.err);
     fprintf(stderr, "Is panda-server running? Start one with: bin/panda-server --port %d\n",
             cli->opts.port);
     return -1;
+}
+
+/*
+ * Connects when not connected. A connection the server closed while we were idle (it was
+ * restarted) is replaced before the command goes out, so nothing is sent twice.
+ */
+static int ensure_connected(struct cli *cli)
+{
+    (void)link_peer_gone(&cli->conn);
+    return cli->conn.fd >= 0 ? 0 : connect_or_complain(cli);
+}
+
+/* Runs one command: HELP in the client when it can, everything else on the server. */
+static int run_args(struct cli *cli, const struct split_args *args)
+{
+    int rc;
+
+    if (is_word(args, 0, "help") && args->argc <= 2) {
+        rc = client_help(cli, args);
+        fflush(stdout);
+        if (rc != CLI_RC_PASS) return rc;
+    }
+    if (ensure_connected(cli) != 0) return CLI_RC_DOWN;
+    rc = run_command(cli, args);
+    if (rc == CLI_RC_LOST) fprintf(stderr, "Error: %s\n", cli->conn.err);
+    return rc;
 }
 
 /* Runs the command given on the command line. Returns an exit status. */
@@ -412,8 +372,7 @@ static int one_shot(struct cli *cli, int argc, char **argv)
     }
     for (int i = 0; i < argc; i++)
         args.lens[i] = strlen(argv[i]);
-    rc = run_command(cli, &args);
-    if (rc == CLI_RC_LOST) fprintf(stderr, "Error: %s\n", cli->conn.err);
+    rc = run_args(cli, &args);
     free(args.lens); /* argv belongs to main */
     return rc == CLI_RC_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
@@ -422,14 +381,9 @@ static int one_shot(struct cli *cli, int argc, char **argv)
 enum cli_line {
     CLI_LINE_OK,
     CLI_LINE_FAILED, /* error reply, bad quoting or a lost connection */
-    CLI_LINE_DOWN,   /* the one reconnect attempt failed: stop reading */
+    CLI_LINE_DOWN,   /* the server could not be reached */
     CLI_LINE_QUIT,   /* quit or exit */
 };
-
-static int is_quit(const struct split_args *args)
-{
-    return strcasecmp(args->argv[0], "quit") == 0 || strcasecmp(args->argv[0], "exit") == 0;
-}
 
 /* Splits and runs one input line. Returns enum cli_line. */
 static int run_line(struct cli *cli, const char *line, size_t len)
@@ -442,22 +396,19 @@ static int run_line(struct cli *cli, const char *line, size_t len)
     if (split_line(line, len, &args, &err) != 0) {
         fprintf(stderr, "Invalid argument(s): %s\n", err.msg);
         rc = CLI_LINE_FAILED;
-    } else if (args.argc > 0 && is_quit(&args)) {
+    } else if (is_word(&args, 0, "quit") || is_word(&args, 0, "exit")) {
         rc = CLI_LINE_QUIT;
-    } else if (args.argc > 0 && cli->conn.fd < 0 && connect_or_complain(cli) != 0) {
-        /* After a lost connection we try once to reconnect, here, before the next command. */
-        rc = CLI_LINE_DOWN;
     } else if (args.argc > 0) {
-        int cmd = run_command(cli, &args);
+        int cmd = run_args(cli, &args);
 
-        if (cmd == CLI_RC_LOST) fprintf(stderr, "Error: %s\n", cli->conn.err);
-        rc = cmd == CLI_RC_OK ? CLI_LINE_OK : CLI_LINE_FAILED;
+        rc = cmd == CLI_RC_OK ? CLI_LINE_OK : cmd == CLI_RC_DOWN ? CLI_LINE_DOWN : CLI_LINE_FAILED;
     }
     split_args_deinit(&args);
     return rc;
 }
 
-/* Reads commands from stdin until EOF, quit or exit. Returns an exit status. */
+/* Reads piped commands (or typed ones without line editing) until EOF, quit or exit; stops
+ * when the server cannot be reached, unless a person is typing. Returns an exit status. */
 static int line_loop(struct cli *cli)
 {
     int prompt = isatty(STDIN_FILENO), status = CLI_EXIT_OK, rc = CLI_LINE_OK;
@@ -465,7 +416,7 @@ static int line_loop(struct cli *cli)
     size_t cap = 0;
     ssize_t len;
 
-    while (rc != CLI_LINE_QUIT && rc != CLI_LINE_DOWN) {
+    while (rc != CLI_LINE_QUIT && (rc != CLI_LINE_DOWN || cli->interactive)) {
         if (prompt) {
             printf("%s:%d> ", cli->opts.host, cli->opts.port);
             fflush(stdout);
@@ -479,6 +430,81 @@ static int line_loop(struct cli *cli)
         if (rc == CLI_LINE_FAILED || rc == CLI_LINE_DOWN) status = CLI_EXIT_FAIL;
     }
     free(line);
+    return cli->interactive ? CLI_EXIT_OK : status;
+}
+
+/* The history file: $PANDA_HISTFILE, else ~/.panda_history. Owned; NULL for none. */
+static char *history_path(void)
+{
+    const char *env = getenv("PANDA_HISTFILE"), *home = getenv("HOME");
+    struct passwd *pw;
+    char *path = NULL;
+
+    if (env != NULL) return *env != '\0' ? strdup(env) : NULL;
+    if ((home == NULL || *home == '\0') && (pw = getpwuid(getuid())) != NULL) home = pw->pw_dir;
+    if (home == NULL || asprintf(&path, "%s/%s", home, CLI_HISTFILE_NAME) < 0) return NULL;
+    return path;
+}
+
+static void set_prompt(struct cli *cli, struct ed *ed)
+{
+    char prompt[ED_PROMPT_BYTES_MAX];
+
+    if (cli->conn.fd >= 0)
+        snprintf(prompt, sizeof(prompt), "%s:%d> ", cli->opts.host, cli->opts.port);
+    else
+        snprintf(prompt, sizeof(prompt), "not connected> ");
+    ed_set_prompt(ed, prompt);
+}
+
+/* The interactive session with line editing. Returns an exit status. */
+static int edit_loop(struct cli *cli, struct ed *ed)
+{
+    char *hist = history_path();
+    int warned = 0;
+    const char *line;
+    size_t len;
+
+    if (hist != NULL && ed_history_load(ed, hist) != 0)
+        fprintf(stderr, "Warning: cannot read history %s: %s\n", hist, strerror(errno));
+    for (;;) {
+        set_prompt(cli, ed);
+        line = ed_read(ed, &len);
+        if (line == NULL) {
+            putchar('\n'); /* Ctrl-D: leave the shell's prompt on a line of its own */
+            break;
+        }
+        if (ed_history_add(ed, line, len) != 0 ||
+            (hist != NULL && ed_history_save(ed, hist) != 0)) {
+            if (!warned) fprintf(stderr, "Warning: cannot save history: %s\n", strerror(errno));
+            warned = 1;
+        }
+        if (run_line(cli, line, len) == CLI_LINE_QUIT) break;
+    }
+    free(hist);
+    return CLI_EXIT_OK;
+}
+
+/* Line editing needs a terminal on both sides that can move the cursor. */
+static int can_edit(void)
+{
+    const char *term = getenv("TERM");
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) return 0;
+    return term == NULL ||
+           (strcmp(term, "dumb") != 0 && strcmp(term, "cons25") != 0 && strcmp(term, "emacs") != 0);
+}
+
+/* Reads commands from stdin, with line editing when a person types them. */
+static int read_commands(struct cli *cli)
+{
+    struct ed_hooks hooks = {.ctx = &cli->as, .hint = as_hint, .complete = as_complete};
+    struct ed *ed = can_edit() ? ed_new(&hooks) : NULL;
+    int status;
+
+    if (ed == NULL) return line_loop(cli);
+    status = edit_loop(cli, ed);
+    ed_free(ed);
     return status;
 }
 
@@ -490,21 +516,25 @@ int main(int argc, char **argv)
     memset(&cli, 0, sizeof(cli));
     status = parse_opts(argc, argv, &cli.opts);
     if (status >= 0) return status;
+    setlocale(LC_CTYPE, ""); /* the line editor reads UTF-8 per the locale */
     cli.mode = cli.opts.mode >= 0 ? (enum pr_mode)cli.opts.mode
                                   : (isatty(STDOUT_FILENO) ? PR_MODE_TTY : PR_MODE_RAW);
+    cli.interactive = cli.opts.first_arg == argc && isatty(STDIN_FILENO);
     signal(SIGPIPE, SIG_IGN);
-    conn_init(&cli.conn);
+    link_init(&cli.conn);
+    as_init(&cli.as, cli.opts.host, cli.opts.port);
     pr_buf_init(&cli.out);
-    if (connect_or_complain(&cli) != 0) {
+    if (connect_or_complain(&cli) != 0 && !cli.interactive) {
         status = CLI_EXIT_FAIL;
         goto out_free;
     }
     if (cli.opts.first_arg < argc)
         status = one_shot(&cli, argc - cli.opts.first_arg, argv + cli.opts.first_arg);
     else
-        status = line_loop(&cli);
+        status = read_commands(&cli);
 out_free:
-    conn_deinit(&cli.conn);
+    link_deinit(&cli.conn);
+    as_deinit(&cli.as);
     pr_buf_deinit(&cli.out);
     return status;
 }

@@ -77,8 +77,7 @@ __attribute__((format(printf, 2, 3))) static void buf_printf(struct pr_buf *b, c
     buf_add(b, tmp, (size_t)n);
 }
 
-/* Appends s quoted like redis-cli's sdscatrepr: "..." with \\ \" \n \r \t \a \b \xHH. */
-static void buf_repr(struct pr_buf *b, const char *s, size_t n)
+void pr_repr(struct pr_buf *b, const char *s, size_t n)
 {
     buf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
@@ -184,7 +183,7 @@ static void tty_reply(struct pr_buf *b, const struct rr_reply *r, char *prefix, 
         buf_puts(b, "(nil)");
         break;
     case RR_STRING:
-        buf_repr(b, r->str, r->str_len);
+        pr_repr(b, r->str, r->str_len);
         break;
     case RR_ERROR:
         buf_puts(b, "(error) ");
@@ -262,12 +261,35 @@ void pr_buf_deinit(struct pr_buf *buf)
     pr_buf_init(buf);
 }
 
+/* Appends "a: 1, b (x, y): 2" as "a: 1\nb (x, y): 2\n": commas inside brackets stay. */
+static void fields_text(struct pr_buf *b, const char *s, size_t n)
+{
+    int depth = 0;
+    size_t from = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        depth += s[i] == '(' ? 1 : s[i] == ')' && depth > 0 ? -1 : 0;
+        if (depth > 0 || s[i] != ',' || i + 1 >= n || s[i + 1] != ' ') continue;
+        buf_add(b, s + from, i - from);
+        buf_add(b, "\n", 1);
+        from = i + 2;
+        i++;
+    }
+    buf_add(b, s + from, n - from);
+    buf_add(b, "\n", 1);
+}
+
 int pr_format(struct pr_buf *buf, const struct rr_reply *reply, enum pr_mode mode)
 {
     char prefix[PR_PREFIX_BYTES_MAX];
     size_t start = buf->len;
 
-    if (mode == PR_MODE_RAW || mode == PR_MODE_TEXT) {
+    if (mode == PR_MODE_FIELDS && (reply->type == RR_STRING || reply->type == RR_VERBATIM) &&
+        (reply->str_len == 0 || memchr(reply->str, '\n', reply->str_len) == NULL)) {
+        fields_text(buf, reply->str, reply->str_len);
+    } else if (mode == PR_MODE_FIELDS) {
+        tty_reply(buf, reply, prefix, 0);
+    } else if (mode == PR_MODE_RAW || mode == PR_MODE_TEXT) {
         raw_reply(buf, reply);
         if (mode == PR_MODE_RAW || buf->err != 0 || buf->len == start ||
             buf->data[buf->len - 1] != '\n')

@@ -9,6 +9,8 @@
  * followed by an empty line (as redis-cli 7.0 prints it), aggregate elements one per line and
  * map pairs as "key value". PR_MODE_TEXT is raw for replies that are documents (INFO, HELP,
  * STATS): redis-cli prints those bare even on a terminal, without doubling a final newline.
+ * PR_MODE_FIELDS shows the one-line "Storage: Local (./data), WAL: 0KB, ..." of STATS on a
+ * terminal one field a line (a comma inside parentheses does not split).
  *
  * The text is appended to a struct pr_buf; printing it is the caller's job.
  *
@@ -29,9 +31,10 @@
 #define PR_OUT_BYTES_MAX (4LL * 1024 * 1024 * 1024) /* formatted text of one reply */
 
 enum pr_mode {
-    PR_MODE_TTY,  /* decorated, for a terminal */
-    PR_MODE_RAW,  /* bare values, for scripts */
-    PR_MODE_TEXT, /* like raw, but no newline added after text that already ends with one */
+    PR_MODE_TTY,    /* decorated, for a terminal */
+    PR_MODE_RAW,    /* bare values, for scripts */
+    PR_MODE_TEXT,   /* like raw, but no newline added after text that already ends with one */
+    PR_MODE_FIELDS, /* a one-line "a: 1, b: 2" string one field a line (STATS), else TTY */
 };
 
 struct pr_buf {
@@ -55,5 +58,12 @@ void pr_buf_deinit(struct pr_buf *buf);
  * Returns 0, or -1 with buf->err set (the text in buf is then incomplete).
  */
 int pr_format(struct pr_buf *buf, const struct rr_reply *reply, enum pr_mode mode);
+
+/*
+ * Appends s[0..n) quoted like redis-cli's sdscatrepr: "..." with \\ \" \n \r \t \a \b and
+ * \xHH for other bytes outside 0x20..0x7e; split_line() reads it back as s. Errors stick in
+ * buf->err as for pr_format().
+ */
+void pr_repr(struct pr_buf *buf, const char *s, size_t n);
 
 #endif /* PANDA_CLI_PRINT_H */

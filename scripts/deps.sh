@@ -4,9 +4,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev
-    zlib1g-dev libcurl4-openssl-dev)
+    zlib1g-dev libcurl4-openssl-dev libedit-dev)
 test_pkgs=(redis-server redis-tools python3-redis python3-pytest python3-boto3 netcat-openbsd procps
-    nodejs npm)
+    nodejs npm tmux)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

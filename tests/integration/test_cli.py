@@ -256,7 +256,7 @@ def test_host_and_port_from_env_and_flags(server):
     assert run_cli("--host=localhost", "--port=%d" % server.port, "ping").stdout == b"PONG\n"
 
 
-def test_reconnects_once_after_lost_connection(server_factory):
+def test_reconnects_after_server_restart(server_factory):
     first = server_factory()
     port = first.port
     proc = subprocess.Popen([CLI_BIN, "-p", str(port)], stdin=subprocess.PIPE,
@@ -268,16 +268,15 @@ def test_reconnects_once_after_lost_connection(server_factory):
         assert first.stop() == 0
         # The old sockets may sit in TIME_WAIT; servers bind with SO_REUSEADDR.
         server_factory(port=port)
-        # The first command finds the old connection closed; the next one reconnects.
+        # The client sees that the server closed the idle connection and reconnects before
+        # sending the next command, so no command is lost or sent twice.
         proc.stdin.write(b"ping\nping\n")
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert out == b"PONG\n"
-    assert err.startswith(b"Error: ")
-    assert proc.returncode == 1
+    assert (out, err, proc.returncode) == (b"PONG\nPONG\n", b"", 0)
 
 
 def test_gives_up_when_reconnect_fails(server):
