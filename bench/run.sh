@@ -45,7 +45,7 @@ BENCH_REPLAY_TIMEOUT=${BENCH_REPLAY_TIMEOUT:-600}
 BENCH_SNAPSHOT_KEYS=${BENCH_SNAPSHOT_KEYS:-$q_snap}
 BENCH_SNAPSHOT_REQUESTS=${BENCH_SNAPSHOT_REQUESTS:-$q_snapreq}
 BENCH_SNAPSHOT_TIMEOUT=${BENCH_SNAPSHOT_TIMEOUT:-600}
-BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot pacing}
+BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot pacing http}
 BENCH_CLIENTS=50
 BENCH_KEYSPACE=100000
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
@@ -1153,6 +1153,72 @@ section_pacing() {
             "$(cut -f3 <<<"$line")" "$(cut -f4 <<<"$line")" "$((c1 - c0))" "$duty" "$wal")"
     done
     rm -f "$stream"
+}
+
+# HTTP against RESP on one server: GET of one key through the HTTP API (wrk, 100 connections,
+# two threads) and through RESP (redis-benchmark, 100 connections, pipeline 1), alternating.
+# wrk_ms VALUE: wrk's latency ("812.00us", "1.20ms", "1.01s") in ms.
+wrk_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.2f\n", n }'
+}
+
+# run_wrk URL SECONDS: prints "rps<TAB>p50_ms<TAB>p99_ms<TAB>errors" (errors: socket errors plus
+# non-2xx responses), or fails.
+run_wrk() {
+    local out rps p50 p99 errs
+    out=$(timeout $(($2 + 30)) wrk -t2 -c100 -d"$2"s --latency "$1" 2>&1) || return 1
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+    errs=$(awk '/Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
+    [ -n "$rps" ] || return 1
+    printf '%s\t%s\t%s\t%s\n' "$rps" "$(wrk_ms "$p50")" "$(wrk_ms "$p99")" "$errs"
+}
+
+section_http() {
+    local hport round w r seconds=${BENCH_HTTP_SECONDS:-10} n=${BENCH_HTTP_REQUESTS:-500000}
+    local wr=() wp50=() wp99=() rr=() rp50=() rp99=() errs=0 value
+    [ "${BENCH_QUICK:-0}" = 1 ] && seconds=${BENCH_HTTP_SECONDS:-2} n=${BENCH_HTTP_REQUESTS:-20000}
+    emit ""
+    emit "## HTTP API against RESP (GET of one key)"
+    emit ""
+    if ! command -v wrk >/dev/null; then
+        emit "wrk is not installed (Debian package wrk): section skipped."
+        return 0
+    fi
+    hport=$(free_port) || die "no free TCP port found"
+    start_panda --fsync no --http-port "$hport"
+    value=$(printf 'v%.0s' $(seq 1 32))
+    rcli panda SET bench:http "$value" >/dev/null
+    emit "One panda (\`--fsync no\`), the key \`bench:http\` with a 32-byte value. HTTP: \`wrk -t2 -c100"
+    emit "-d${seconds}s\` on \`GET /v1/kv/bench:http\` (keep-alive, one request at a time per connection)."
+    emit "RESP: \`redis-benchmark -c 100 -n $n -P 1 GET bench:http\` (one thread). Alternating,"
+    emit "$BENCH_ROUNDS rounds, medians; both clients share the 2 cores with the server."
+    emit ""
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        bench_log "round $round/$BENCH_ROUNDS: wrk GET /v1/kv, then redis-benchmark GET"
+        if w=$(run_wrk "http://127.0.0.1:$hport/v1/kv/bench:http" "$seconds"); then
+            wr+=("$(cut -f1 <<<"$w")") wp50+=("$(cut -f2 <<<"$w")") wp99+=("$(cut -f3 <<<"$w")")
+            errs=$((errs + $(cut -f4 <<<"$w")))
+        fi
+        if r=$(timeout "$BENCH_RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${SRV_PORT[panda]}" \
+            -c 100 -n "$n" --csv GET bench:http 2>/dev/null | tr -d '"\r' |
+            awk -F, '$1 != "test" && NF >= 8 { printf "%s\t%s\t%s\n", $2, $5, $7; exit }') &&
+            [ -n "$r" ]; then
+            rr+=("$(cut -f1 <<<"$r")") rp50+=("$(cut -f2 <<<"$r")") rp99+=("$(cut -f3 <<<"$r")")
+        fi
+    done
+    stop_server panda
+    local mw mr
+    mw=$(median "${wr[@]}") mr=$(median "${rr[@]}")
+    emit "| protocol | client | req/s | p50 ms | p99 ms | errors |"
+    emit "|---|---|---:|---:|---:|---:|"
+    emit "| HTTP | wrk -c100 | $(fmt %.0f "$mw") | $(fmt %.2f "$(median "${wp50[@]}")") | $(fmt %.2f "$(median "${wp99[@]}")") | $errs |"
+    emit "| RESP | redis-benchmark -c100 | $(fmt %.0f "$mr") | $(fmt %.2f "$(median "${rp50[@]}")") | $(fmt %.2f "$(median "${rp99[@]}")") | |"
+    emit ""
+    emit "HTTP/RESP: $(ratio "$mw" "$mr") (rounds: HTTP ${wr[*]:-none}; RESP ${rr[*]:-none})"
 }
 
 # ---------------------------------------------------------------- main
