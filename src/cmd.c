@@ -80,9 +80,13 @@ static int arity_ok(const struct cmd_def *def, size_t argc)
 void cmd_call(struct conn *c, const struct cmd_def *def)
 {
     size_t i = (size_t)(def - cmd_table), before = c->rep.out.len;
-    uint64_t t0 = hist_now_ns();
+    uint64_t start = c->srv->cmd_clock_ns;
     def->fn(c);
-    hist_add(&cmd_hist[i], hist_now_ns() - t0);
+    /* One clock read per command: it ends this command's time and starts the next one's. */
+    uint64_t end = hist_now_ns();
+    kv_dassert(start > 0 && end >= start);
+    hist_add(&cmd_hist[i], end - start);
+    c->srv->cmd_clock_ns = end;
     /* Every reply starts with its type byte; an error's is '-' (RESP2 and RESP3 alike). */
     if (c->rep.out.len > before && c->rep.out.data[before] == '-') cmd_errors[i]++;
     cmd_calls[i]++;

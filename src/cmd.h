@@ -57,7 +57,10 @@ const struct cmd_def *cmd_lookup(const char *name, size_t len);
 extern const struct cmd_def cmd_table[];
 size_t cmd_count(void);
 /* Per-command counters, indexed like cmd_table: calls (INFO commandstats), error replies
- * (including commands refused before running) and execution time (metrics.h). */
+ * (including commands refused before running) and time (metrics.h). A command's time runs
+ * from the end of the one before it in the same read (or the start of the read:
+ * server.cmd_clock_ns) to its end, so it includes parsing and lookup, and costs one clock
+ * read per command on a pipeline. */
 extern uint64_t cmd_calls[];
 extern uint64_t cmd_errors[];
 extern struct hist cmd_hist[];

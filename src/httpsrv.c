@@ -182,6 +182,7 @@ static int hc_write(struct hconn *c)
             return -1;
         }
         c->sent += (size_t)n;
+        c->hs->srv->st.net_output_bytes += (uint64_t)n;
         c->last_ms = util_mstime();
     }
     struct kv_err err;

@@ -89,7 +89,7 @@ static void clients_and_keys(struct server *s, struct buf *b)
     counter(b, "panda_protocol_errors_total", "RESP protocol errors.", st->protocol_errors);
     counter(b, "panda_net_input_bytes_total", "Bytes read from clients (RESP and HTTP).",
             st->net_input_bytes);
-    counter(b, "panda_net_output_bytes_total", "Bytes written to RESP clients.",
+    counter(b, "panda_net_output_bytes_total", "Bytes written to clients (RESP and HTTP).",
             st->net_output_bytes);
     gauge(b, "panda_keys", "Keys in the keyspace.", (double)ks_size(&s->ks));
     gauge(b, "panda_keys_with_expiry", "Keys with a TTL.", (double)ks_expires(&s->ks));

@@ -75,7 +75,8 @@ struct server {
     int64_t start_us_mono;
     int shutdown_asked;
     uint64_t cron_runs;
-    char *read_buf; /* SRV_READ_BUF bytes shared by all reads */
+    uint64_t cmd_clock_ns; /* where the next command's time starts (cmd.h) */
+    char *read_buf;        /* SRV_READ_BUF bytes shared by all reads */
     struct srv_stats st;
 };
 
