@@ -245,7 +245,7 @@ static unsigned long list_keys(struct ks *ks, unsigned long cur, size_t limit, s
 static void kv_list(struct server *s, struct http_req *q, struct buf *sc, struct hapi_resp *r)
 {
     long long limit = HAPI_LIST_DEFAULT, cursor = 0;
-    char *prefix = NULL;
+    char none[1] = "", *prefix = none;
     size_t pn = 0;
     long plen = 0;
     if (http_query_get(q->query, q->query_len, "prefix", &prefix, &pn))
