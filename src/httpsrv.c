@@ -472,14 +472,14 @@ void hsrv_cron(struct hsrv *h)
         h->listening = 1;
 }
 
-size_t hsrv_unsent(struct hsrv *h)
+size_t hsrv_drain(struct hsrv *h)
 {
+    for (struct hconn *c = h->conns; c; c = c->next)
+        if (unsent(c) > 0 && !held(c)) mark_pending(c);
+    hsrv_flush(h);
     size_t n = 0;
-    for (struct hconn *c = h->conns; c; c = c->next) {
-        if (unsent(c) == 0 || held(c)) continue;
-        mark_pending(c);
-        n++;
-    }
+    for (struct hconn *c = h->conns; c; c = c->next)
+        n += unsent(c) > 0 && !held(c);
     return n;
 }
 

@@ -88,8 +88,9 @@ void hsrv_stop_listening(struct hsrv *h);
 void hsrv_flush(struct hsrv *h);
 /* From the server's cron: timeouts, and re-arming accept after running out of fds. */
 void hsrv_cron(struct hsrv *h);
-/* Connections whose responses are not written yet and may be (shutdown). */
-size_t hsrv_unsent(struct hsrv *h);
+/* Shutdown: writes every response that may go now (not waiting for the WAL); returns how
+ * many connections still have such responses unwritten (slow readers). */
+size_t hsrv_drain(struct hsrv *h);
 
 void hsrv_get_stats(const struct hsrv *h, struct hsrv_stats *st);
 /* Index of status in HSRV_STATUSES, or -1. */

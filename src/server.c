@@ -396,8 +396,10 @@ static int recover(struct server *s, struct kv_err *err)
                              s->cfg.snapshot_min_gap_ms,
                              (uint32_t)s->cfg.snapshot_row_group_rows};
     s->snap = snap_new(&sc, s->loop);
-    hsrv_boot_phase(s->http, "restoring from S3");
-    if (s->cfg.use_s3 && open_s3(s, err) != 0) return -1;
+    if (s->cfg.use_s3) {
+        hsrv_boot_phase(s->http, "restoring from S3");
+        if (open_s3(s, err) != 0) return -1;
+    }
     uint64_t base_lsn;
     hsrv_boot_phase(s->http, "loading the snapshot");
     if (snap_load(s->snap, &s->ks, &base_lsn, err) != 0) return -1;
@@ -482,11 +484,7 @@ static void drain_clients(struct server *s)
         for (struct conn *c = s->clients; c; c = c->next)
             if (conn_pending_bytes(c) > 0 && !srv_reply_held(s, c)) srv_mark_pending(s, c);
         flush_pending(s);
-        if (s->http) {
-            hsrv_unsent(s->http); /* queues them */
-            hsrv_flush(s->http);
-        }
-        size_t left = s->http ? hsrv_unsent(s->http) : 0;
+        size_t left = s->http ? hsrv_drain(s->http) : 0;
         for (struct conn *c = s->clients; c; c = c->next)
             left += conn_pending_bytes(c) > 0 && !srv_reply_held(s, c);
         if (left == 0) break;
