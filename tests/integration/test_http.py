@@ -7,12 +7,11 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import IS_REDIS, free_port, launch, raw_connect, recv_until_closed
+from conftest import PANDA_BIN, free_port, launch, raw_connect, recv_until_closed
 from httphelp import curl, curl_json, json_body, raw_http, start_http, status_of
 
 pytestmark = pytest.mark.panda_only
@@ -294,3 +293,13 @@ def test_http_port_in_use_fails(server_factory, tmp_path):
         assert str(port) in h.stderr_text()
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("args", [["--http-port", "70000"], ["--http-port", "x"],
+                                  ["--http-max-clients", "0"], ["--http-timeout", "0"]])
+def test_bad_http_settings_exit_2(tmp_path, args):
+    p = subprocess.run([PANDA_BIN] + args + ["--data-dir", str(tmp_path / "d")],
+                       capture_output=True, timeout=10)
+    assert p.returncode == 2 and args[0][2:] in p.stderr.decode()
+    help_text = subprocess.run([PANDA_BIN, "--help"], capture_output=True, timeout=10).stdout
+    assert b"PANDA_HTTP_PORT" in help_text and b"--http-timeout" in help_text
