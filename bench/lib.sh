@@ -163,7 +163,9 @@ _redis_cmd() {
 _panda_cmd() {
     local port=$1 dir=$2
     shift 2
-    _CMD=("$PANDA_BIN" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --log-level warn "$@")
+    # The HTTP port stays closed unless a section opens it (later flags win).
+    _CMD=("$PANDA_BIN" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --log-level warn \
+        --http-port 0 "$@")
 }
 
 # start_redis [EXTRA redis-server ARGS...]  (later args override earlier ones,

@@ -6,7 +6,7 @@
 # here is asserted by any test.
 #
 # Sections run in the order given by BENCH_SECTIONS (default
-# "throughput memory durable replay snapshot"). To add one, define a function section_NAME below and
+# "throughput memory durable replay snapshot pacing http"). To add one, define a function section_NAME below and
 # add NAME to the default list.
 # shellcheck disable=SC2119 # start_panda/start_redis take optional extra server args
 set -euo pipefail
@@ -45,7 +45,7 @@ BENCH_REPLAY_TIMEOUT=${BENCH_REPLAY_TIMEOUT:-600}
 BENCH_SNAPSHOT_KEYS=${BENCH_SNAPSHOT_KEYS:-$q_snap}
 BENCH_SNAPSHOT_REQUESTS=${BENCH_SNAPSHOT_REQUESTS:-$q_snapreq}
 BENCH_SNAPSHOT_TIMEOUT=${BENCH_SNAPSHOT_TIMEOUT:-600}
-BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot pacing}
+BENCH_SECTIONS=${BENCH_SECTIONS:-throughput memory durable replay snapshot pacing http}
 BENCH_CLIENTS=50
 BENCH_KEYSPACE=100000
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
@@ -1153,6 +1153,99 @@ section_pacing() {
             "$(cut -f3 <<<"$line")" "$(cut -f4 <<<"$line")" "$((c1 - c0))" "$duty" "$wal")"
     done
     rm -f "$stream"
+}
+
+# HTTP against RESP on one server: GET of one key through the HTTP API (wrk, 100 connections,
+# two threads) and through RESP (redis-benchmark, 100 connections, pipeline 1, one thread and
+# two), alternating, with the server's CPU time per request (the cost each path puts on the
+# event loop, whichever client is the bottleneck).
+# wrk_ms VALUE: wrk's latency ("812.00us", "1.20ms", "1.01s") in ms.
+wrk_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.2f\n", n }'
+}
+
+# cpu_ticks NAME: user + system clock ticks the server has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${SRV_PID[$1]}/stat"; }
+
+# run_wrk URL SECONDS: prints "rps<TAB>p50_ms<TAB>p99_ms<TAB>errors<TAB>requests" (errors:
+# socket errors plus non-2xx responses), or fails.
+run_wrk() {
+    local out rps p50 p99 errs reqs
+    out=$(timeout $(($2 + 30)) wrk -t2 -c100 -d"$2"s --latency "$1" 2>&1) || return 1
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
+    errs=$(awk '/Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
+    [ -n "$rps" ] || return 1
+    printf '%s\t%s\t%s\t%s\t%s\n' "$rps" "$(wrk_ms "$p50")" "$(wrk_ms "$p99")" "$errs" "$reqs"
+}
+
+# run_rb_get N THREADS: redis-benchmark GET bench:http; prints "rps<TAB>p50<TAB>p99".
+run_rb_get() {
+    timeout "$BENCH_RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${SRV_PORT[panda]}" -c 100 \
+        -n "$1" --threads "$2" --csv GET bench:http 2>/dev/null | tr -d '"\r' |
+        awk -F, '$1 != "test" && NF >= 8 { printf "%s\t%s\t%s\n", $2, $5, $7; found = 1; exit }
+            END { exit !found }'
+}
+
+# us_per_req TICKS REQUESTS: server CPU microseconds per request.
+us_per_req() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }'; }
+
+section_http() {
+    local hport round w r t0 seconds=${BENCH_HTTP_SECONDS:-10} n=${BENCH_HTTP_REQUESTS:-500000}
+    local -A rps=() p50=() p99=() cpu=()
+    local errs=0 value v
+    [ "${BENCH_QUICK:-0}" = 1 ] && seconds=${BENCH_HTTP_SECONDS:-2} n=${BENCH_HTTP_REQUESTS:-20000}
+    emit ""
+    emit "## HTTP API against RESP (GET of one key)"
+    emit ""
+    if ! command -v wrk >/dev/null; then
+        emit "wrk is not installed (Debian package wrk): section skipped."
+        return 0
+    fi
+    hport=$(free_port) || die "no free TCP port found"
+    start_panda --fsync no --http-port "$hport"
+    value=$(printf 'v%.0s' $(seq 1 32))
+    rcli panda SET bench:http "$value" >/dev/null
+    emit "One panda (\`--fsync no\`), the key \`bench:http\` with a 32-byte value. HTTP: \`wrk -t2 -c100"
+    emit "-d${seconds}s\` on \`GET /v1/kv/bench:http\` (keep-alive, one request at a time per connection)."
+    emit "RESP: \`redis-benchmark -c 100 -n $n GET bench:http\` (pipeline 1) with one client thread and"
+    emit "with two. Alternating, $BENCH_ROUNDS rounds, medians; the clients share the 2 cores with the server,"
+    emit "so req/s mostly says which client saturates first; server CPU per request is what each path costs."
+    emit ""
+    for round in $(seq 1 "$BENCH_ROUNDS"); do
+        bench_log "round $round/$BENCH_ROUNDS: wrk GET /v1/kv, then redis-benchmark GET (1 and 2 threads)"
+        t0=$(cpu_ticks panda)
+        if w=$(run_wrk "http://127.0.0.1:$hport/v1/kv/bench:http" "$seconds"); then
+            rps[http]+=" $(cut -f1 <<<"$w")" p50[http]+=" $(cut -f2 <<<"$w")"
+            p99[http]+=" $(cut -f3 <<<"$w")" errs=$((errs + $(cut -f4 <<<"$w")))
+            cpu[http]+=" $(us_per_req $(($(cpu_ticks panda) - t0)) "$(cut -f5 <<<"$w")")"
+        fi
+        for v in 1 2; do
+            t0=$(cpu_ticks panda)
+            if r=$(run_rb_get "$n" "$v"); then
+                rps[resp$v]+=" $(cut -f1 <<<"$r")" p50[resp$v]+=" $(cut -f2 <<<"$r")"
+                p99[resp$v]+=" $(cut -f3 <<<"$r")"
+                cpu[resp$v]+=" $(us_per_req $(($(cpu_ticks panda) - t0)) "$n")"
+            fi
+        done
+    done
+    stop_server panda
+    emit "| protocol | client | req/s | p50 ms | p99 ms | server CPU us/req | errors |"
+    emit "|---|---|---:|---:|---:|---:|---:|"
+    # shellcheck disable=SC2086 # the lists are space-separated on purpose
+    {
+        emit "| HTTP | wrk -t2 -c100 | $(fmt %.0f "$(median ${rps[http]:-})") | $(fmt %.2f "$(median ${p50[http]:-})") | $(fmt %.2f "$(median ${p99[http]:-})") | $(fmt %.2f "$(median ${cpu[http]:-})") | $errs |"
+        for v in 1 2; do
+            emit "| RESP | redis-benchmark -c100 --threads $v | $(fmt %.0f "$(median ${rps[resp$v]:-})") | $(fmt %.2f "$(median ${p50[resp$v]:-})") | $(fmt %.2f "$(median ${p99[resp$v]:-})") | $(fmt %.2f "$(median ${cpu[resp$v]:-})") | |"
+        done
+        emit ""
+        emit "HTTP/RESP req/s: $(ratio "$(median ${rps[http]:-})" "$(median ${rps[resp1]:-})") (one-thread client), $(ratio "$(median ${rps[http]:-})" "$(median ${rps[resp2]:-})") (two); server CPU per request HTTP/RESP: $(ratio "$(median ${cpu[http]:-})" "$(median ${cpu[resp2]:-})")"
+        emit "(rounds, req/s: HTTP${rps[http]:- none}; RESP 1 thread${rps[resp1]:- none}; RESP 2 threads${rps[resp2]:- none})"
+    }
 }
 
 # ---------------------------------------------------------------- main

@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libjemalloc-dev libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev
     zlib1g-dev libcurl4-openssl-dev libedit-dev)
 test_pkgs=(redis-server redis-tools python3-redis python3-pytest python3-boto3 netcat-openbsd procps
-    nodejs npm tmux)
+    nodejs npm tmux curl wrk prometheus)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -42,5 +42,7 @@ if [ "${1:-build}" = test ]; then
         (cd "$interop" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
     fi
 fi
-# Debian starts a system redis-server on 6379 after installing it; the tests and benchmarks
+# curl drives the HTTP tests, wrk loads the HTTP port (tests and bench), prometheus brings
+# promtool, which checks GET /metrics. Debian starts a system redis-server on 6379 (and
+# prometheus on 9090) after installing them; the tests and benchmarks
 # start their own on free ports, so the service is not needed (and is absent in containers).

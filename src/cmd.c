@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "hist.h"
 #include "multi.h"
 #include "server.h"
 #include "util.h"
@@ -78,10 +79,28 @@ static int arity_ok(const struct cmd_def *def, size_t argc)
 
 void cmd_call(struct conn *c, const struct cmd_def *def)
 {
+    size_t i = (size_t)(def - cmd_table), before = c->rep.out.len;
+    uint64_t start = c->srv->cmd_clock_ns;
     def->fn(c);
-    cmd_calls[def - cmd_table]++;
+    /* One clock read per command: it ends this command's time and starts the next one's. */
+    uint64_t end = hist_now_ns();
+    kv_dassert(start > 0 && end >= start);
+    hist_add(&cmd_hist[i], end - start);
+    c->srv->cmd_clock_ns = end;
+    /* Every reply starts with its type byte; an error's is '-' (RESP2 and RESP3 alike). */
+    if (c->rep.out.len > before && c->rep.out.data[before] == '-') cmd_errors[i]++;
+    cmd_calls[i]++;
     c->srv->st.total_commands++;
     c->last_cmd = def;
+}
+
+/* A command refused before it ran (arity, MULTI rules, writes refused) counts as an error. */
+static void refused(const struct cmd_def *def)
+{
+    if (def)
+        cmd_errors[def - cmd_table]++;
+    else
+        cmd_unknown++;
 }
 
 void cmd_dispatch(struct conn *c)
@@ -93,6 +112,7 @@ void cmd_dispatch(struct conn *c)
         return;
     }
     if (!def || !arity_ok(def, c->argc)) {
+        refused(def);
         if (c->flags & CONN_MULTI) c->flags |= CONN_DIRTY_EXEC;
         if (def)
             reply_arity(c, def);
@@ -102,6 +122,7 @@ void cmd_dispatch(struct conn *c)
     }
     if ((c->flags & CONN_MULTI) && (def->flags & CMD_NOMULTI)) {
         c->flags |= CONN_DIRTY_EXEC;
+        refused(def);
         rep_err(&c->rep, "ERR Command not allowed inside a transaction");
         return;
     }
@@ -111,6 +132,7 @@ void cmd_dispatch(struct conn *c)
     }
     const char *refusal = srv_write_refusal(c->srv);
     if (refusal && (def->flags & CMD_WRITE)) {
+        refused(def);
         rep_errf(&c->rep, "ERR %s: writes are refused until that clears; reads still work",
                  refusal);
         return;

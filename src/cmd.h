@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hist.h"
+
 struct conn;
 
 typedef void cmd_fn(struct conn *c);
@@ -54,8 +56,16 @@ const struct cmd_def *cmd_lookup(const char *name, size_t len);
 /* The table, for HELP and COMMAND; ends with a row whose name is NULL. */
 extern const struct cmd_def cmd_table[];
 size_t cmd_count(void);
-/* Per-command call counters (INFO commandstats), indexed like cmd_table. */
+/* Per-command counters, indexed like cmd_table: calls (INFO commandstats), error replies
+ * (including commands refused before running) and time (metrics.h). A command's time runs
+ * from the end of the one before it in the same read (or the start of the read:
+ * server.cmd_clock_ns) to its end, so it includes parsing and lookup, and costs one clock
+ * read per command on a pipeline. */
 extern uint64_t cmd_calls[];
+extern uint64_t cmd_errors[];
+extern struct hist cmd_hist[];
+/* Commands with an unknown name. */
+extern uint64_t cmd_unknown;
 
 /* Runs or queues c's current command. */
 void cmd_dispatch(struct conn *c);

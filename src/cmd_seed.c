@@ -18,21 +18,16 @@ void cmd_stats(struct conn *c)
 {
     struct buf b;
     buf_init(&b);
-    struct snap_stats st;
-    struct wal_stats w;
-    snap_get_stats(c->srv->snap, &st);
-    wal_get_stats(c->srv->wal, &w);
-    struct s3s_stats s3;
-    if (c->srv->s3s) {
-        s3s_get_stats(c->srv->s3s, &s3);
-        buf_printf(&b, "Storage: S3 (bucket: %s, region: %s)", c->srv->cfg.s3_bucket, s3.region);
-    } else {
+    struct srv_storage st;
+    srv_storage(c->srv, &st);
+    if (st.s3_on)
+        buf_printf(&b, "Storage: S3 (bucket: %s, region: %s)", c->srv->cfg.s3_bucket, st.s3.region);
+    else
         buf_printf(&b, "Storage: Local (%s)", c->srv->cfg.data_dir);
-    }
     buf_printf(&b, ", Parquet: %lluKB, WAL: %lluKB, In-memory: %zu keys, Pending: %llu ops",
-               kb(st.file_bytes), kb(w.bytes), ks_size(cmd_ks(c)), (unsigned long long)st.pending);
-    if (c->srv->s3s && s3.ok) buf_append_str(&b, ", S3: ok");
-    if (c->srv->s3s && !s3.ok) buf_printf(&b, ", S3: degraded (%s)", s3.reason);
+               kb(st.parquet_bytes), kb(st.wal_bytes), st.keys, (unsigned long long)st.pending);
+    if (st.s3_on && st.s3.ok) buf_append_str(&b, ", S3: ok");
+    if (st.s3_on && !st.s3.ok) buf_printf(&b, ", S3: degraded (%s)", st.s3.reason);
     rep_bulk(&c->rep, b.data, b.len);
     buf_deinit(&b);
 }

@@ -149,6 +149,9 @@ const struct cmd_def cmd_table[] = {
 };
 
 uint64_t cmd_calls[sizeof(cmd_table) / sizeof(cmd_table[0])];
+uint64_t cmd_errors[sizeof(cmd_table) / sizeof(cmd_table[0])];
+struct hist cmd_hist[sizeof(cmd_table) / sizeof(cmd_table[0])];
+uint64_t cmd_unknown;
 
 size_t cmd_count(void)
 {

@@ -25,6 +25,9 @@
 struct config {
     long long port;
     char bind[CFG_STR_MAX];
+    long long http_port; /* 0 = off */
+    long long http_max_clients;
+    long long http_timeout_ms;
     char data_dir[CFG_STR_MAX];
     char config_file[CFG_STR_MAX];
     enum log_level log_level;

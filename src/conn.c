@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "hist.h"
 #include "log.h"
 #include "multi.h"
 #include "server.h"
@@ -106,6 +107,7 @@ static void protocol_error(struct conn *c, const char *msg)
 static size_t run_buffer(struct conn *c, char *buf, size_t len)
 {
     size_t off = 0;
+    c->srv->cmd_clock_ns = hist_now_ns();
     while (off < len && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_BLOCKED))) {
         size_t used = 0;
         int rc = resp_parse(&c->parser, buf + off, len - off, &used);

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "conn.h"
+#include "httpsrv.h"
 #include "log.h"
 #include "multi.h"
 #include "net.h"
@@ -39,9 +40,14 @@ void srv_mark_pending(struct server *s, struct conn *c)
     s->pending = c;
 }
 
+int srv_held(const struct server *s, uint64_t lsn)
+{
+    return lsn > wal_durable_lsn(s->wal);
+}
+
 int srv_reply_held(const struct server *s, const struct conn *c)
 {
-    return c->hold_lsn > wal_durable_lsn(s->wal);
+    return srv_held(s, c->hold_lsn);
 }
 
 /* Writes every queued reply that is not waiting for the WAL; clients whose socket is full
@@ -68,6 +74,7 @@ static void before_sleep(struct ev_loop *loop, void *data)
     struct server *s = data;
     wal_write(s->wal); /* first: under fsync always this starts the group's fdatasync */
     flush_pending(s);
+    if (s->http) hsrv_flush(s->http);
 }
 
 const char *srv_write_refusal(struct server *s)
@@ -81,16 +88,37 @@ const char *srv_write_refusal(struct server *s)
     return NULL;
 }
 
-void srv_after_command(struct server *s, struct conn *c)
+uint64_t srv_commit(struct server *s)
 {
     uint64_t lsn = wal_commit(s->wal, &s->ks);
-    if (!wal_holds_replies(s->wal) || wal_last_lsn(s->wal) <= wal_durable_lsn(s->wal)) return;
+    if (!wal_holds_replies(s->wal) || wal_last_lsn(s->wal) <= wal_durable_lsn(s->wal)) return 0;
     /* A write waits for its own record. A read waits for every record before it, so that it
      * cannot show data a crash could take back - except while the WAL cannot be written:
      * then reads are served at once (the writes they may show are retried, never dropped
      * while the process lives), as "reads keep working" asks. */
     const char *why;
-    if (lsn || wal_writable(s->wal, &why)) c->hold_lsn = wal_last_lsn(s->wal);
+    return lsn || wal_writable(s->wal, &why) ? wal_last_lsn(s->wal) : 0;
+}
+
+void srv_after_command(struct server *s, struct conn *c)
+{
+    uint64_t hold = srv_commit(s);
+    if (hold) c->hold_lsn = hold;
+}
+
+void srv_storage(struct server *s, struct srv_storage *out)
+{
+    struct snap_stats sn;
+    struct wal_stats w;
+    snap_get_stats(s->snap, &sn);
+    wal_get_stats(s->wal, &w);
+    memset(out, 0, sizeof(*out));
+    out->parquet_bytes = sn.file_bytes;
+    out->wal_bytes = w.bytes;
+    out->pending = sn.pending;
+    out->keys = ks_size(&s->ks);
+    out->s3_on = s->s3s != NULL;
+    if (s->s3s) s3s_get_stats(s->s3s, &out->s3);
 }
 
 void srv_wait_snapshot(struct server *s, struct conn *c)
@@ -221,6 +249,7 @@ static void cron(struct ev_loop *loop, void *data)
     ks_maintain(&s->ks, SRV_REHASH_CYCLE_US);
     if (++s->cron_runs % SRV_HZ == 0) wal_cron(s->wal);
     snap_cron(s->snap);
+    if (s->http) hsrv_cron(s->http);
     struct kv_err err;
     if (s->s3s && s3s_snapshot_wanted(s->s3s) && !snap_running(s->snap) &&
         snap_request(s->snap, &err) == 0)
@@ -312,10 +341,16 @@ static int lock_data_dir(struct server *s, struct kv_err *err)
     return 0;
 }
 
-/* Raises the open-file limit to fit max-clients, lowering max-clients if it cannot. */
+static long long http_clients(const struct server *s)
+{
+    return s->cfg.http_port ? s->cfg.http_max_clients : 0;
+}
+
+/* Raises the open-file limit to fit max-clients (and the HTTP connections), lowering
+ * max-clients if it cannot. */
 static void fit_fd_limit(struct server *s)
 {
-    rlim_t want = (rlim_t)s->cfg.max_clients + SRV_FD_RESERVE;
+    rlim_t want = (rlim_t)(s->cfg.max_clients + http_clients(s)) + SRV_FD_RESERVE;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
     if (rl.rlim_cur >= want) return;
@@ -323,7 +358,7 @@ static void fit_fd_limit(struct server *s)
     if (setrlimit(RLIMIT_NOFILE, &nr) == 0) return;
     nr.rlim_cur = nr.rlim_max = rl.rlim_max; /* not root: take what the hard limit allows */
     if (setrlimit(RLIMIT_NOFILE, &nr) == 0) rl.rlim_cur = rl.rlim_max;
-    long long fit = (long long)rl.rlim_cur - SRV_FD_RESERVE;
+    long long fit = (long long)rl.rlim_cur - SRV_FD_RESERVE - http_clients(s);
     if (fit < 1) fit = 1;
     log_warn("open-file limit %llu is too low for max-clients %lld; serving at most %lld clients",
              (unsigned long long)rl.rlim_cur, s->cfg.max_clients, fit);
@@ -348,6 +383,56 @@ static int setup_signals(struct server *s, const sigset_t *set, struct kv_err *e
     return ev_add(s->loop, s->signal_fd, EV_READABLE, on_signal, s, err);
 }
 
+/* Loads the data dir (after restoring it from S3 when S3 holds newer data) and opens the
+ * WAL; the RESP port opens only after this, so a client that can connect sees all
+ * acknowledged data. */
+static int recover(struct server *s, struct kv_err *err)
+{
+    ks_init(&s->ks);
+    struct snap_config sc = {s->cfg.data_dir,
+                             s->cfg.snapshot_codec,
+                             (uint64_t)s->cfg.snapshot_interval,
+                             s->cfg.snapshot_timeout,
+                             s->cfg.snapshot_min_gap_ms,
+                             (uint32_t)s->cfg.snapshot_row_group_rows};
+    s->snap = snap_new(&sc, s->loop);
+    if (s->cfg.use_s3) {
+        hsrv_boot_phase(s->http, "restoring from S3");
+        if (open_s3(s, err) != 0) return -1;
+    }
+    uint64_t base_lsn;
+    hsrv_boot_phase(s->http, "loading the snapshot");
+    if (snap_load(s->snap, &s->ks, &base_lsn, err) != 0) return -1;
+    struct wal_config wc = {s->cfg.data_dir, (enum wal_fsync)s->cfg.fsync,
+                            s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit, base_lsn};
+    hsrv_boot_phase(s->http, "replaying the WAL");
+    s->wal = wal_open(&wc, &s->ks, s->loop, err);
+    if (!s->wal) return -1;
+    snap_attach(s->snap, &s->ks, s->wal, s->bg, on_snapshot_done, s);
+    /* Stopped before anything forks (the import's snapshot, S3's thread): a forked child
+     * must not inherit a thread that could hold a lock. */
+    if (s->http) hsrv_boot_stop(s->http);
+    if (s->cfg.import_file[0] && snap_import(s->snap, s->cfg.import_file, err) != 0) return -1;
+    if (s->s3s) {
+        wal_set_tap(s->wal, s3s_wal_tap, s->s3s);
+        if (s3s_start(s->s3s, snap_lsn(s->snap), err) != 0) return -1;
+    }
+    s->ks.on_touch = on_touch;
+    s->ks.touch_ctx = s;
+    s->ks.free_async = free_async;
+    s->ks.free_ctx = s;
+    return 0;
+}
+
+/* Opens the RESP port and hands the HTTP port to the loop. */
+static int listen_all(struct server *s, struct kv_err *err)
+{
+    s->listen_fd = net_listen(s->cfg.bind, (int)s->cfg.port, err);
+    if (s->listen_fd < 0) return -1;
+    if (ev_add(s->loop, s->listen_fd, EV_READABLE, on_accept, s, err) != 0) return -1;
+    return s->http ? hsrv_start(s->http, err) : 0;
+}
+
 int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
 {
     memset(s, 0, sizeof(*s));
@@ -363,39 +448,14 @@ int srv_init(struct server *s, const struct config *cfg, struct kv_err *err)
     if (make_dirs(s->cfg.data_dir, err) != 0 || lock_data_dir(s, err) != 0) return -1;
     fit_fd_limit(s);
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    s->loop = ev_new((int)s->cfg.max_clients + SRV_FD_RESERVE, err);
+    s->loop = ev_new((int)(s->cfg.max_clients + http_clients(s)) + SRV_FD_RESERVE, err);
     if (!s->loop) return -1;
     s->bg = bg_new(s->loop, err);
     if (!s->bg || ev_set_wakeup(s->loop, on_wakeup, s, err) != 0) return -1;
-    /* Recover before listening: a client that can connect sees all acknowledged data. */
-    ks_init(&s->ks);
-    struct snap_config sc = {s->cfg.data_dir,
-                             s->cfg.snapshot_codec,
-                             (uint64_t)s->cfg.snapshot_interval,
-                             s->cfg.snapshot_timeout,
-                             s->cfg.snapshot_min_gap_ms,
-                             (uint32_t)s->cfg.snapshot_row_group_rows};
-    s->snap = snap_new(&sc, s->loop);
-    if (s->cfg.use_s3 && open_s3(s, err) != 0) return -1;
-    uint64_t base_lsn;
-    if (snap_load(s->snap, &s->ks, &base_lsn, err) != 0) return -1;
-    struct wal_config wc = {s->cfg.data_dir, (enum wal_fsync)s->cfg.fsync,
-                            s->cfg.wal_truncate_corrupt, s->cfg.wal_group_commit, base_lsn};
-    s->wal = wal_open(&wc, &s->ks, s->loop, err);
-    if (!s->wal) return -1;
-    snap_attach(s->snap, &s->ks, s->wal, s->bg, on_snapshot_done, s);
-    if (s->cfg.import_file[0] && snap_import(s->snap, s->cfg.import_file, err) != 0) return -1;
-    if (s->s3s) {
-        wal_set_tap(s->wal, s3s_wal_tap, s->s3s);
-        if (s3s_start(s->s3s, snap_lsn(s->snap), err) != 0) return -1;
-    }
-    s->ks.on_touch = on_touch;
-    s->ks.touch_ctx = s;
-    s->ks.free_async = free_async;
-    s->ks.free_ctx = s;
-    s->listen_fd = net_listen(s->cfg.bind, (int)s->cfg.port, err);
-    if (s->listen_fd < 0) return -1;
-    if (ev_add(s->loop, s->listen_fd, EV_READABLE, on_accept, s, err) != 0) return -1;
+    /* The HTTP port answers health checks during recovery (see httpsrv.h). */
+    if (s->cfg.http_port && (!(s->http = hsrv_new(s, err)) || hsrv_boot_start(s->http, err) != 0))
+        return -1;
+    if (recover(s, err) != 0 || listen_all(s, err) != 0) return -1;
     if (setup_signals(s, &sigs, err) != 0) return -1;
     watch_init(s);
     s->read_buf = kv_malloc(SRV_READ_BUF);
@@ -424,7 +484,7 @@ static void drain_clients(struct server *s)
         for (struct conn *c = s->clients; c; c = c->next)
             if (conn_pending_bytes(c) > 0 && !srv_reply_held(s, c)) srv_mark_pending(s, c);
         flush_pending(s);
-        size_t left = 0;
+        size_t left = s->http ? hsrv_drain(s->http) : 0;
         for (struct conn *c = s->clients; c; c = c->next)
             left += conn_pending_bytes(c) > 0 && !srv_reply_held(s, c);
         if (left == 0) break;
@@ -441,6 +501,8 @@ static int srv_deinit(struct server *s)
 {
     while (s->clients)
         conn_close(s->clients);
+    hsrv_free(s->http);
+    s->http = NULL;
     int rc = 0;
     struct kv_err err;
     snap_free(s->snap);
@@ -467,12 +529,15 @@ int srv_run(struct server *s)
     log_info("Panda %s ready: listening on %s:%lld, data dir %s, max %lld clients (pid %d)",
              PANDA_VERSION, s->cfg.bind, s->cfg.port, s->cfg.data_dir, s->cfg.max_clients,
              (int)getpid());
+    if (s->http)
+        log_info("HTTP API, health checks and metrics on %s:%lld", s->cfg.bind, s->cfg.http_port);
     struct kv_err err;
     int rc = ev_run(s->loop, &err);
     if (rc != 0) log_error("event loop failed: %s", err.msg);
     ev_del(s->loop, s->listen_fd, EV_READABLE);
     close(s->listen_fd);
     s->listen_fd = -1;
+    if (s->http) hsrv_stop_listening(s->http);
     drain_clients(s);
     size_t left = s->nclients;
     if (srv_deinit(s) != 0) rc = -1;

@@ -8,7 +8,9 @@
  * Start-up: srv_init creates the data dir, takes an exclusive lock on it (two servers never
  * share a data dir), loads the Parquet snapshot (snap.h) and replays the WAL records after it
  * into the keyspace, imports --import's file, raises the open-file limit to fit
- * max-clients, listens, and installs signal handling through a signalfd.
+ * max-clients, listens, and installs signal handling through a signalfd. The HTTP port
+ * (httpsrv.h) is bound before recovery and answers health checks from a thread meanwhile;
+ * the RESP port opens only once recovery is done.
  * Durability: every command's changes become one WAL record (srv_after_command); under
  * fsync always a client's replies are held until the WAL's durable LSN covers the last record
  * that existed when its command ran, so no reply ever reveals or acknowledges data that a
@@ -28,6 +30,7 @@
 #include "ev.h"
 #include "ht.h"
 #include "ks.h"
+#include "s3store.h"
 #include "snap.h"
 #include "wal.h"
 
@@ -61,6 +64,7 @@ struct server {
     struct wal *wal;
     struct snap *snap;
     struct s3s *s3s;   /* NULL unless S3 is on */
+    struct hsrv *http; /* the HTTP port (httpsrv.h); NULL when http-port is 0 */
     char refusal[512]; /* srv_write_refusal's text */
     struct ht watched; /* key -> clients WATCHing it (cmd_multi.c) */
     struct conn *clients;
@@ -71,7 +75,8 @@ struct server {
     int64_t start_us_mono;
     int shutdown_asked;
     uint64_t cron_runs;
-    char *read_buf; /* SRV_READ_BUF bytes shared by all reads */
+    uint64_t cmd_clock_ns; /* where the next command's time starts (cmd.h) */
+    char *read_buf;        /* SRV_READ_BUF bytes shared by all reads */
     struct srv_stats st;
 };
 
@@ -89,14 +94,28 @@ void srv_mark_pending(struct server *s, struct conn *c);
 
 /* 1 while c's replies must wait for the WAL (see srv_after_command). */
 int srv_reply_held(const struct server *s, const struct conn *c);
+/* 1 while replies held for lsn must wait (it is not durable yet). */
+int srv_held(const struct server *s, uint64_t lsn);
 /* NULL if write commands may run; otherwise why they are refused (the WAL cannot be written,
  * the S3 backlog is full), a clause for the error reply. */
 const char *srv_write_refusal(struct server *s);
 /* Blocks c until a new snapshot of the current state is durable, then replies +OK (or the
  * error). Replies with an error at once when none can start. */
 void srv_wait_snapshot(struct server *s, struct conn *c);
-/* Turns the changes of the command that just ran into one WAL record and, under fsync
- * always, makes c's replies wait until that record (or anything before it) is durable. */
+/* Turns the keyspace changes since the last call (one command, one HTTP request) into one
+ * WAL record; returns the LSN the caller's replies must wait for under fsync always (its own
+ * record, or the last one before it when it only read), or 0 when they may go at once. */
+uint64_t srv_commit(struct server *s);
+/* srv_commit for the RESP command that just ran: c's replies wait for that LSN. */
 void srv_after_command(struct server *s, struct conn *c);
+
+/* What STATS reports, for STATS and GET /v1/stats. */
+struct srv_storage {
+    uint64_t parquet_bytes, wal_bytes, pending;
+    size_t keys;
+    int s3_on;
+    struct s3s_stats s3; /* when s3_on */
+};
+void srv_storage(struct server *s, struct srv_storage *out);
 
 #endif

@@ -55,6 +55,7 @@ struct wal {
     uint64_t sync_done_lsn; /* last LSN a successful sync covered */
     int sync_errno;         /* first fdatasync error, 0 if none */
     int64_t sync_us;        /* duration of the last fdatasync */
+    struct hist fsync_hist; /* every fdatasync's duration (under mu) */
     int stop;
     int paused;          /* wal_rebase is swapping the fd: start no fdatasync */
     int syncing;         /* an fdatasync (of the fd read under mu) is running */
@@ -410,10 +411,12 @@ static void fatal_fsync(struct wal *w, int e)
 /* fdatasync on the calling thread; fatal on failure. */
 static void sync_fd(struct wal *w)
 {
-    int64_t t0 = util_monotonic_us();
+    uint64_t t0 = hist_now_ns();
     if (fdatasync(w->fd) != 0) fatal_fsync(w, errno);
+    uint64_t ns = hist_now_ns() - t0;
     pthread_mutex_lock(&w->mu);
-    w->sync_us = util_monotonic_us() - t0;
+    w->sync_us = (int64_t)(ns / 1000);
+    hist_add(&w->fsync_hist, ns);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -521,13 +524,15 @@ static void *sync_main(void *arg)
         int fd = w->fd;
         w->syncing = 1;
         pthread_mutex_unlock(&w->mu);
-        int64_t t0 = util_monotonic_us();
+        uint64_t t0 = hist_now_ns();
         int rc = fdatasync(fd);
         int e = errno;
+        uint64_t ns = hist_now_ns() - t0;
         pthread_mutex_lock(&w->mu);
         w->syncing = 0;
         pthread_cond_signal(&w->idle);
-        w->sync_us = util_monotonic_us() - t0;
+        w->sync_us = (int64_t)(ns / 1000);
+        hist_add(&w->fsync_hist, ns);
         if (rc != 0)
             w->sync_errno = e;
         else
@@ -786,6 +791,7 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st)
     st->write_errors = w->write_errors;
     pthread_mutex_lock((pthread_mutex_t *)&w->mu);
     st->last_fsync_us = w->sync_us;
+    st->fsync = w->fsync_hist;
     pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
     st->replayed_records = w->replayed;
     st->replay_ms = w->replay_ms;

@@ -39,6 +39,7 @@
 
 #include "err.h"
 #include "ev.h"
+#include "hist.h"
 #include "ks.h"
 
 #define WAL_FILE          "kv_database.wal"
@@ -63,6 +64,7 @@ struct wal_stats {
     uint64_t records;     /* records after the snapshot (replayed + appended) */
     uint64_t write_errors;
     int64_t last_fsync_us;
+    struct hist fsync; /* fdatasync durations since start */
     uint64_t replayed_records;
     int64_t replay_ms;
     int blocked;

@@ -318,6 +318,9 @@ def launch(tmp_root, extra_args=None, env=None, port=None, wait=True, data_dir=N
         else:
             argv = build_argv(p, data_dir, extra_args)
         full_env = dict(os.environ)
+        # The HTTP port (default 8081) stays closed unless a test asks for it, so servers
+        # started side by side never compete for it (tests/integration/httphelp.py opens it).
+        full_env.setdefault("PANDA_HTTP_PORT", "0")
         if env:
             full_env.update(env)
         errf = open(stderr_path, "wb")
