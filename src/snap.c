@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -425,9 +426,13 @@ static int start_child(struct snap *sn, struct kv_err *err)
         /* Die with the parent: an orphan would keep the data dir's lock (inherited) and stop
          * a restarted server from starting. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
-        /* Lowest priority (its compression thread inherits it): on a busy machine the
-         * snapshot yields the CPU to the server instead of adding to its latency. */
-        (void)setpriority(PRIO_PROCESS, 0, SNAP_NICE);
+        /* Lowest priority (its writer threads inherit it): on a busy machine the snapshot
+         * yields the CPU to the server instead of adding to its latency. SCHED_IDLE, not just
+         * nice 19: the kernel preempts an idle-policy task as soon as the server wakes up,
+         * where a nice task may first run out its time slice (milliseconds). */
+        struct sched_param idle = {0};
+        if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0)
+            (void)setpriority(PRIO_PROCESS, 0, SNAP_NICE);
         /* Keep only stdio and the report pipe: a client socket held open here would not
          * close when the server closes it (QUIT, a dropped client) until the child exits. */
         if (p[1] > 3) close_range(3, (unsigned)p[1] - 1, 0);
