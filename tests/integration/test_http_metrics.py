@@ -39,7 +39,8 @@ def value(text, sample):
 
 
 def test_metrics_pass_promtool_and_count_what_happened(server_factory):
-    srv = start_http(server_factory)
+    # fsync always, whatever policy the suite runs under: the fsync histogram must have counts.
+    srv = start_http(server_factory, extra=["--fsync", "always"])
     r = srv.client()
     r.set("a", "x")
     r.get("a")

@@ -66,7 +66,8 @@ def test_writes_get_503_while_the_wal_cannot_be_written(server_factory, tmp_path
     flag = tmp_path / "disk-full"
     env = {"LD_PRELOAD": FAULTFS, "FAULTFS_ENOSPC_AT": "1", "FAULTFS_ENOSPC_FLAG": str(flag),
            "FAULTFS_ENOSPC_OPS": "write"}
-    srv = start_http(server_factory, env=env)
+    # Held responses are fsync always's promise (everysec and no answer before the write).
+    srv = start_http(server_factory, extra=["--fsync", "always"], env=env)
     assert curl(srv, "PUT", "/v1/kv/a", data=b"1")[0] == 201
     flag.touch()
     result = {}
