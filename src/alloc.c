@@ -3,6 +3,7 @@
 #include "err.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +126,56 @@ void kv_alloc_drop_cache(void)
     (void)malloc_trim(0);
 #endif
 }
+
+#ifdef PANDA_JEMALLOC
+void kv_fork_gate_enter(void)
+{
+}
+void kv_fork_gate_leave(void)
+{
+}
+void kv_fork_gate_close(void)
+{
+}
+void kv_fork_gate_open(void)
+{
+}
+#else
+static pthread_rwlock_t fork_gate;
+static pthread_once_t fork_gate_once = PTHREAD_ONCE_INIT;
+
+static void fork_gate_init(void)
+{
+    pthread_rwlockattr_t a;
+    kv_assert(pthread_rwlockattr_init(&a) == 0);
+    /* A fork waiting for the gate holds new work back, or a busy thread could starve it. */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    kv_assert(pthread_rwlock_init(&fork_gate, &a) == 0);
+    pthread_rwlockattr_destroy(&a);
+}
+
+void kv_fork_gate_enter(void)
+{
+    pthread_once(&fork_gate_once, fork_gate_init);
+    kv_assert(pthread_rwlock_rdlock(&fork_gate) == 0);
+}
+
+void kv_fork_gate_leave(void)
+{
+    kv_assert(pthread_rwlock_unlock(&fork_gate) == 0);
+}
+
+void kv_fork_gate_close(void)
+{
+    pthread_once(&fork_gate_once, fork_gate_init);
+    kv_assert(pthread_rwlock_wrlock(&fork_gate) == 0);
+}
+
+void kv_fork_gate_open(void)
+{
+    kv_assert(pthread_rwlock_unlock(&fork_gate) == 0);
+}
+#endif
 
 size_t kv_used_memory(void)
 {

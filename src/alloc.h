@@ -29,6 +29,19 @@ void *kv_memdup(const void *p, size_t len);
  * CPU that runs the child). */
 void kv_alloc_drop_cache(void);
 
+/* Fork safety. jemalloc (release builds) holds all its locks across fork(), so a child never
+ * inherits a lock that another thread of the parent held. The sanitizers' allocator (GCC 12's
+ * libasan) does not: a thread inside malloc at the moment of a fork leaves the child
+ * deadlocked at its first malloc. So the threads that run beside the event loop and allocate
+ * (the S3 thread, the background worker) bracket each piece of work with
+ * kv_fork_gate_enter/leave, and the loop brackets fork() with kv_fork_gate_close/open, which
+ * waits until no such work is running and holds new work back. With jemalloc these are
+ * no-ops; otherwise they are a writer-preferring read-write lock. */
+void kv_fork_gate_enter(void);
+void kv_fork_gate_leave(void);
+void kv_fork_gate_close(void); /* before fork() */
+void kv_fork_gate_open(void);  /* after fork(), in the parent */
+
 /* Bytes currently allocated through this module. */
 size_t kv_used_memory(void);
 

@@ -37,7 +37,9 @@ static void *worker(void *p)
         bg->queued--;
         pthread_cond_signal(&bg->cv_space);
         pthread_mutex_unlock(&bg->mu);
+        kv_fork_gate_enter();
         job->run(job->arg);
+        kv_fork_gate_leave();
         pthread_mutex_lock(&bg->mu);
         job->next = bg->finished;
         bg->finished = job;

@@ -1117,10 +1117,12 @@ static void *thread_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
         struct kv_err e;
+        kv_fork_gate_enter();
         if (step(s, 0, &e) == 0)
             succeeded(s);
         else if (!s->halted)
             failed(s, e.msg);
+        kv_fork_gate_leave();
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

@@ -416,7 +416,9 @@ static int start_child(struct snap *sn, struct kv_err *err)
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return kv_err_sys(err, "pipe");
     pid_t parent = getpid();
+    kv_fork_gate_close();
     pid_t pid = fork();
+    if (pid != 0) kv_fork_gate_open();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
