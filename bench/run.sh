@@ -338,6 +338,11 @@ dsync_probe() {
     awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f\n", (a - b) / 500 }'
 }
 
+# The ceiling (bench/nullsrv.c): a RESP server that does no work, alone and with one
+# append + fdatasync per loop iteration before it answers.
+_nullsrv_cmd() { _CMD=("$BENCH_TMP/nullsrv" "$1"); }
+_nullsync_cmd() { _CMD=("$BENCH_TMP/nullsrv" "$1" --fsync "$2/log"); }
+
 # Durable SET throughput: panda's WAL against redis' AOF at the same fsync
 # policy. Pairs (configuration ids):
 #   always    panda --fsync always                       / redis appendfsync always
@@ -353,7 +358,7 @@ section_durable() {
     local -A rflags=([always]="--appendonly yes --appendfsync always"
         [everysec]="--appendonly yes --appendfsync everysec")
     local -A down=() vals=() med=() dirs=() expect=()
-    local warnings=() checks=() args=() names=()
+    local warnings=() checks=() args=() names=() ceil=()
     local fstype dsync_us
 
     fstype=$(df -PT "$BENCH_TMP" 2>/dev/null | awk 'NR == 2 { print $2 " on " $1 }' || true)
@@ -383,10 +388,16 @@ section_durable() {
         done
     done
 
+    if cc -O2 -o "$BENCH_TMP/nullsrv" "$BENCH_DIR/nullsrv.c"; then
+        for kind in nullsrv nullsync; do
+            try_start "ceiling-$kind" "$kind" "" && ceil+=("ceiling-$kind")
+        done
+    fi
+
     for round in $(seq 1 "$BENCH_ROUNDS"); do
         for pipe in $BENCH_PIPELINES; do
             n=$(durable_requests_for "$pipe")
-            for name in "${names[@]}"; do
+            for name in "${names[@]}" ${ceil[@]+"${ceil[@]}"}; do
                 [ -z "${down[$name]:-}" ] || continue
                 if ! server_alive "$name"; then
                     bench_log "round $round: $name is not running, skipping set -P $pipe"
@@ -459,8 +470,9 @@ section_durable() {
         fi
         rm -rf "$dir"
     done
+    for name in ${ceil[@]+"${ceil[@]}"}; do stop_server "$name"; done
 
-    for name in "${names[@]}"; do
+    for name in "${names[@]}" ${ceil[@]+"${ceil[@]}"}; do
         for pipe in $BENCH_PIPELINES; do
             for what in rps p50 p99; do
                 # shellcheck disable=SC2086 # word-splitting the value list is intended
@@ -482,7 +494,11 @@ section_durable() {
         "no redis, and its" \
         "ratio is panda always (group commit) / panda always without group commit. Other ratios" \
         "= panda/redis ops/s. Data dirs on ${fstype:-an unknown filesystem}; one 64-byte" \
-        "O_DSYNC write there took about $dsync_us us."
+        "O_DSYNC write there took about $dsync_us us. **ceiling** rows (same rounds):" \
+        "bench/nullsrv.c, a RESP server that does no work (\`+OK\` to every command), alone" \
+        "(ratio against redis everysec) and with one 64-byte append + fdatasync per loop" \
+        "iteration before it answers (against redis always): what no server can beat with this" \
+        "client on this machine."
     emit ""
     emit "| pair | pipeline | panda ops/s | redis ops/s | ratio | panda p50 ms | redis p50 ms | panda p99 ms | redis p99 ms |"
     emit "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -506,6 +522,18 @@ section_durable() {
                 "| $(fmt '%.3f' "${med[panda-$cfg/$pipe/p50]}")" \
                 "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p50]}")" \
                 "| $(fmt '%.3f' "${med[panda-$cfg/$pipe/p99]}")" \
+                "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p99]}") |"
+        done
+        for name in ${ceil[@]+"${ceil[@]}"}; do
+            cfg=everysec label="ceiling: a server that does no work (nullsrv)"
+            [ "$name" = ceiling-nullsync ] && cfg=always label="ceiling: no work but one fdatasync per loop iteration"
+            emit "| $label, vs redis $cfg | $pipe" \
+                "| $(fmt '%.0f' "${med[$name/$pipe/rps]}")" \
+                "| $(fmt '%.0f' "${med[redis-$cfg/$pipe/rps]}")" \
+                "| $(ratio "${med[$name/$pipe/rps]}" "${med[redis-$cfg/$pipe/rps]}")" \
+                "| $(fmt '%.3f' "${med[$name/$pipe/p50]}")" \
+                "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p50]}")" \
+                "| $(fmt '%.3f' "${med[$name/$pipe/p99]}")" \
                 "| $(fmt '%.3f' "${med[redis-$cfg/$pipe/p99]}") |"
         done
     done
