@@ -576,7 +576,8 @@ _replay_one() {
     local kind=$1 dir log bytes line got secs
     local args=()
     if [ "$kind" = panda ]; then
-        args=(--fsync no)
+        # no automatic snapshots: they would take records out of the log before the restart
+        args=(--fsync no --snapshot-interval 0 --snapshot-timeout 0)
     else
         # no rewrite (it would turn the AOF into an RDB-preamble base file)
         args=(--appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0 --aof-use-rdb-preamble no)
@@ -671,7 +672,8 @@ section_replay() {
     emit ""
     emit "Fresh data dir; $BENCH_REPLAY_KEYS distinct SETs (16-byte keys, 32-byte values, the" \
         "memory section's stream) through \`redis-cli --pipe\`, SIGTERM (clean shutdown), restart" \
-        "on the same dir. panda: \`--fsync no\`, restarted with \`--log-level info\`; records," \
+        "on the same dir. panda: \`--fsync no --snapshot-interval 0 --snapshot-timeout 0\` (the log keeps" \
+        "every record), restarted with \`--log-level info\`; records," \
         "replay ms and records/s are from its \`WAL replay: N records in X ms (Y records/s)\` log" \
         "line. redis: \`--appendonly yes --appendfsync no --auto-aof-rewrite-percentage 0" \
         "--aof-use-rdb-preamble no\` (a pure command AOF); records = DBSIZE after the restart," \
