@@ -130,39 +130,26 @@ static size_t run_buffer(struct conn *c, char *buf, size_t len)
     return off;
 }
 
-/* Reads once into the shared buffer, runs complete commands in place, keeps the rest. */
-static ssize_t read_shared(struct conn *c)
+static size_t run_input(void *c, char *p, size_t n)
 {
-    char *rb = c->srv->read_buf;
-    ssize_t n = read(c->fd, rb, SRV_READ_BUF);
-    if (n <= 0) return n;
-    size_t used = run_buffer(c, rb, (size_t)n);
-    if (used < (size_t)n) buf_append(&c->in, rb + used, (size_t)n - used);
-    return n;
+    return run_buffer(c, p, n);
 }
 
-/* Reads more of a partial command into c->in and runs what completes. */
-static ssize_t read_own(struct conn *c)
+/* Bytes to read into c->in: inside a large bulk, up to its end at once. */
+static size_t read_room(const struct conn *c)
 {
     size_t room = SRV_READ_BUF;
-    if (c->parser.bulk_len > 0) { /* inside a large bulk: read up to its end at once */
+    if (c->parser.bulk_len > 0) {
         size_t want = c->parser.pos + (size_t)c->parser.bulk_len + 2;
         if (want > c->in.len && want - c->in.len > room) room = want - c->in.len;
         if (room > CONN_READ_MAX) room = CONN_READ_MAX;
     }
-    buf_reserve(&c->in, room);
-    ssize_t n = read(c->fd, buf_tail(&c->in), room);
-    if (n <= 0) return n;
-    c->in.len += (size_t)n;
-    size_t used = run_buffer(c, c->in.data, c->in.len);
-    buf_consume(&c->in, used);
-    if (c->in.len == 0) buf_deinit(&c->in);
-    return n;
+    return room;
 }
 
 void conn_read_and_run(struct conn *c)
 {
-    ssize_t n = c->in.len == 0 ? read_shared(c) : read_own(c);
+    ssize_t n = srv_read_input(c->srv, c->fd, &c->in, read_room(c), run_input, c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         c->flags |= CONN_CLOSE_ASAP;
         return;

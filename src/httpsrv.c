@@ -264,33 +264,22 @@ static size_t run_buffer(struct hconn *c, char *buf, size_t len)
     return off;
 }
 
-static ssize_t read_shared(struct hconn *c)
+static size_t run_input(void *c, char *p, size_t n)
 {
-    char *rb = c->hs->srv->read_buf;
-    ssize_t n = read(c->fd, rb, SRV_READ_BUF);
-    if (n <= 0) return n;
-    size_t used = run_buffer(c, rb, (size_t)n);
-    if (used < (size_t)n) buf_append(&c->in, rb + used, (size_t)n - used);
-    return n;
+    return run_buffer(c, p, n);
 }
 
-static ssize_t read_own(struct hconn *c)
+/* Bytes to read into c->in: a body known to be coming is read up to its end at once. */
+static size_t read_room(const struct hconn *c)
 {
     size_t room = SRV_READ_BUF;
     if (c->want > c->in.len + room) room = (size_t)(c->want - c->in.len);
-    if (room > HSRV_READ_MAX) room = HSRV_READ_MAX;
-    buf_reserve(&c->in, room);
-    ssize_t n = read(c->fd, buf_tail(&c->in), room);
-    if (n <= 0) return n;
-    c->in.len += (size_t)n;
-    buf_consume(&c->in, run_buffer(c, c->in.data, c->in.len));
-    if (c->in.len == 0) buf_deinit(&c->in);
-    return n;
+    return room > HSRV_READ_MAX ? HSRV_READ_MAX : room;
 }
 
 static void hc_read(struct hconn *c)
 {
-    ssize_t n = c->in.len == 0 ? read_shared(c) : read_own(c);
+    ssize_t n = srv_read_input(c->hs->srv, c->fd, &c->in, read_room(c), run_input, c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         c->flags |= HC_CLOSE_ASAP;
         return;

@@ -100,6 +100,25 @@ uint64_t srv_commit(struct server *s)
     return lsn || wal_writable(s->wal, &why) ? wal_last_lsn(s->wal) : 0;
 }
 
+ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, srv_run_fn *run,
+                       void *ctx)
+{
+    if (in->len == 0) {
+        ssize_t n = read(fd, s->read_buf, SRV_READ_BUF);
+        if (n <= 0) return n;
+        size_t used = run(ctx, s->read_buf, (size_t)n);
+        if (used < (size_t)n) buf_append(in, s->read_buf + used, (size_t)n - used);
+        return n;
+    }
+    buf_reserve(in, room);
+    ssize_t n = read(fd, buf_tail(in), room);
+    if (n <= 0) return n;
+    in->len += (size_t)n;
+    buf_consume(in, run(ctx, in->data, in->len));
+    if (in->len == 0) buf_deinit(in);
+    return n;
+}
+
 void srv_after_command(struct server *s, struct conn *c)
 {
     uint64_t hold = srv_commit(s);

@@ -106,6 +106,15 @@ void srv_wait_snapshot(struct server *s, struct conn *c);
  * WAL record; returns the LSN the caller's replies must wait for under fsync always (its own
  * record, or the last one before it when it only read), or 0 when they may go at once. */
 uint64_t srv_commit(struct server *s);
+
+/* How every client connection reads (RESP and HTTP). With nothing buffered in *in, one read()
+ * goes into the server's shared read buffer, run() executes the complete requests in place and
+ * only the unconsumed tail is copied into *in; otherwise up to `room` bytes are read into *in,
+ * run() consumes what completes and *in is freed once empty, so idle connections hold no
+ * buffer. run() returns how many bytes of p[0..n) it consumed. Returns read()'s result. */
+typedef size_t srv_run_fn(void *ctx, char *p, size_t n);
+ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, srv_run_fn *run,
+                       void *ctx);
 /* srv_commit for the RESP command that just ran: c's replies wait for that LSN. */
 void srv_after_command(struct server *s, struct conn *c);
 
