@@ -29,6 +29,7 @@
 #include "reply.h"
 #include "resp.h"
 #include "util.h"
+#include "wal.h"
 
 /* Largest partial command a client may have buffered (Redis's client-query-buffer-limit). */
 #define CONN_QUERY_MAX (1024LL * 1024 * 1024)
@@ -64,10 +65,10 @@ struct conn {
     struct buf in;            /* partial command carried between reads */
     struct resp_parser parser;
     struct reply rep;
-    size_t sent;        /* bytes at the front of rep.out already written */
-    uint64_t hold_lsn;  /* replies wait until the WAL is durable up to this LSN */
-    uint64_t snap_wait; /* blocked until this snapshot generation ends (SAVE, SNAPSHOT) */
-    size_t argc;        /* the command being run */
+    size_t sent;          /* bytes at the front of rep.out already written */
+    struct wal_hold hold; /* what replies wait for (fsync always) */
+    uint64_t snap_wait;   /* blocked until this snapshot generation ends (SAVE, SNAPSHOT) */
+    size_t argc;          /* the command being run */
     struct sv *argv;
     size_t argv_cap;
     char *name;

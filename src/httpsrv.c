@@ -31,15 +31,15 @@ struct hconn {
     int fd;
     unsigned flags;
     struct hconn *prev, *next, *pend_next;
-    struct buf in;     /* an incomplete request carried between reads */
-    size_t scanned;    /* http_parse_request's resume offset in it */
-    uint64_t want;     /* bytes of the current request (head and body) once its head is known */
-    int continued;     /* 100 Continue was sent for the current request */
-    int64_t head_ms;   /* when the current request's first bytes came; 0 between requests */
-    int64_t last_ms;   /* the last read or write that made progress */
-    struct buf out;    /* responses not written yet */
-    size_t sent;       /* bytes at the front of out already written */
-    uint64_t hold_lsn; /* responses wait until the WAL is durable up to here */
+    struct buf in;        /* an incomplete request carried between reads */
+    size_t scanned;       /* http_parse_request's resume offset in it */
+    uint64_t want;        /* bytes of the current request (head and body) once its head is known */
+    int continued;        /* 100 Continue was sent for the current request */
+    int64_t head_ms;      /* when the current request's first bytes came; 0 between requests */
+    int64_t last_ms;      /* the last read or write that made progress */
+    struct buf out;       /* responses not written yet */
+    size_t sent;          /* bytes at the front of out already written */
+    struct wal_hold hold; /* what responses wait for (fsync always) */
     char addr[NET_ADDR_MAX];
 };
 
@@ -82,7 +82,7 @@ static size_t unsent(const struct hconn *c)
 
 static int held(const struct hconn *c)
 {
-    return srv_held(c->hs->srv, c->hold_lsn);
+    return srv_held(c->hs->srv, &c->hold);
 }
 
 /* ---- responses ---- */
@@ -215,8 +215,7 @@ static void serve(struct hconn *c, struct http_req *q, const char *body, size_t 
     hapi_handle(s, q, body, blen, &h->scratch, &r);
     int keep = (q->flags & HTTP_KEEP_ALIVE) != 0;
     put_response(c, &r, q->method == HTTP_HEAD, keep, q->minor);
-    uint64_t hold = srv_commit(s); /* the request's changes: one WAL record */
-    if (hold > c->hold_lsn) c->hold_lsn = hold;
+    srv_commit(s, &c->hold); /* the request's changes: one WAL record */
     count(h, r.route, r.status);
     hist_add(&h->st.duration, hist_now_ns() - t0);
     if (!keep) c->flags |= HC_CLOSE_AFTER;

@@ -40,14 +40,14 @@ void srv_mark_pending(struct server *s, struct conn *c)
     s->pending = c;
 }
 
-int srv_held(const struct server *s, uint64_t lsn)
+int srv_held(const struct server *s, const struct wal_hold *h)
 {
-    return lsn > wal_durable_lsn(s->wal);
+    return wal_held(s->wal, h);
 }
 
 int srv_reply_held(const struct server *s, const struct conn *c)
 {
-    return srv_held(s, c->hold_lsn);
+    return srv_held(s, &c->hold);
 }
 
 /* Writes every queued reply that is not waiting for the WAL; clients whose socket is full
@@ -88,18 +88,17 @@ const char *srv_write_refusal(struct server *s)
     return NULL;
 }
 
-uint64_t srv_commit(struct server *s)
+void srv_commit(struct server *s, struct wal_hold *h)
 {
     uint64_t lsn = wal_commit(s->wal, &s->ks);
-    if (!wal_holds_replies(s->wal) || wal_last_lsn(s->wal) <= wal_durable_lsn(s->wal)) return 0;
-    /* A write waits for its own record. A read waits for every record before it, so that it
-     * cannot show data a crash could take back - except while the WAL cannot be written:
-     * then reads are served at once (the writes they may show are retried, never dropped
-     * while the process lives), as "reads keep working" asks. */
-    const char *why;
-    return lsn || wal_writable(s->wal, &why) ? wal_last_lsn(s->wal) : 0;
+    if (!wal_holds_replies(s->wal)) return;
+    if (lsn) {
+        h->write_lsn = lsn;
+    } else {
+        uint64_t last = wal_last_lsn(s->wal);
+        if (last > h->read_lsn) h->read_lsn = last;
+    }
 }
-
 ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, srv_run_fn *run,
                        void *ctx)
 {
@@ -121,8 +120,7 @@ ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, sr
 
 void srv_after_command(struct server *s, struct conn *c)
 {
-    uint64_t hold = srv_commit(s);
-    if (hold) c->hold_lsn = hold;
+    srv_commit(s, &c->hold);
 }
 
 void srv_storage(struct server *s, struct srv_storage *out)

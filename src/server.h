@@ -94,8 +94,8 @@ void srv_mark_pending(struct server *s, struct conn *c);
 
 /* 1 while c's replies must wait for the WAL (see srv_after_command). */
 int srv_reply_held(const struct server *s, const struct conn *c);
-/* 1 while replies held for lsn must wait (it is not durable yet). */
-int srv_held(const struct server *s, uint64_t lsn);
+/* 1 while replies under h must wait (wal_held). */
+int srv_held(const struct server *s, const struct wal_hold *h);
 /* NULL if write commands may run; otherwise why they are refused (the WAL cannot be written,
  * the S3 backlog is full), a clause for the error reply. */
 const char *srv_write_refusal(struct server *s);
@@ -103,9 +103,9 @@ const char *srv_write_refusal(struct server *s);
  * error). Replies with an error at once when none can start. */
 void srv_wait_snapshot(struct server *s, struct conn *c);
 /* Turns the keyspace changes since the last call (one command, one HTTP request) into one
- * WAL record; returns the LSN the caller's replies must wait for under fsync always (its own
- * record, or the last one before it when it only read), or 0 when they may go at once. */
-uint64_t srv_commit(struct server *s);
+ * WAL record and raises *h to what the caller's replies must wait for under fsync always:
+ * a write for its own record, a read for the last record before it (struct wal_hold). */
+void srv_commit(struct server *s, struct wal_hold *h);
 
 /* How every client connection reads (RESP and HTTP). With nothing buffered in *in, one read()
  * goes into the server's shared read buffer, run() executes the complete requests in place and
@@ -115,7 +115,7 @@ uint64_t srv_commit(struct server *s);
 typedef size_t srv_run_fn(void *ctx, char *p, size_t n);
 ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, srv_run_fn *run,
                        void *ctx);
-/* srv_commit for the RESP command that just ran: c's replies wait for that LSN. */
+/* srv_commit for the RESP command that just ran, into c's hold. */
 void srv_after_command(struct server *s, struct conn *c);
 
 /* What STATS reports, for STATS and GET /v1/stats. */

@@ -765,6 +765,12 @@ int wal_holds_replies(const struct wal *w)
     return w->cfg.fsync == WAL_FSYNC_ALWAYS;
 }
 
+int wal_held(const struct wal *w, const struct wal_hold *h)
+{
+    if (h->write_lsn > w->durable_lsn) return 1;
+    return h->read_lsn > w->durable_lsn && !w->blocked;
+}
+
 uint64_t wal_last_lsn(const struct wal *w)
 {
     return w->last_lsn;

@@ -112,8 +112,20 @@ int wal_rebase(struct wal *w, uint64_t lsn, uint64_t off, struct kv_err *err);
 typedef void wal_tap_fn(void *ctx, const void *p, size_t n, uint64_t first, uint64_t last);
 void wal_set_tap(struct wal *w, wal_tap_fn *fn, void *ctx);
 
+/* What a client's replies wait for under fsync always: its writes wait for their own records
+ * (write_lsn); its reads wait for the records before them (read_lsn) so that they cannot show
+ * data a crash could take back - except while the WAL cannot be written: then reads go at once
+ * (the writes they may show are retried, never dropped while the process lives), so that reads
+ * keep working, also those that arrived just before the write failed. Both only grow. */
+struct wal_hold {
+    uint64_t write_lsn;
+    uint64_t read_lsn;
+};
+
 /* 1 if replies must wait for durability (fsync always). */
 int wal_holds_replies(const struct wal *w);
+/* 1 while replies under h must wait. */
+int wal_held(const struct wal *w, const struct wal_hold *h);
 uint64_t wal_last_lsn(const struct wal *w);
 uint64_t wal_durable_lsn(const struct wal *w);
 /* 0 while writes must be refused; *reason then says why. */

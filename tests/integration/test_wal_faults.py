@@ -457,3 +457,35 @@ def test_held_reply_does_not_leave_with_a_slow_clients_output(server_factory, tm
     finally:
         if flag.exists():
             flag.unlink()
+
+
+def test_read_held_behind_a_failing_write_is_released(server_factory, tmp_path):
+    """Regression (CI): under fsync always a read waits for the records before it, except while
+    the WAL cannot be written. A read run in the same loop iteration as a write whose record
+    then hit ENOSPC was held until space came back. SIGSTOP makes both arrive in one iteration:
+    the write first, then the read."""
+    flag = tmp_path / "disk-full.flag"
+    env = shim_env(tmp_path, enospc_at=1, enospc_flag=str(flag), enospc_ops="write")
+    srv = server_factory(extra_args=["--fsync", "always"], env=env)
+    writer, reader = RawClient(srv.port), RawClient(srv.port)
+    try:
+        assert writer.cmd("SET", "a", "1") == "OK"
+        flag.write_bytes(b"")
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            writer.send(encode_command("SET", "b", "2"))
+            time.sleep(0.05)
+            reader.send(encode_command("GET", "a"))
+            time.sleep(0.05)
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        assert try_read(reader, 5.0) == b"1", "the read stayed held" + diag(srv, tmp_path)
+        assert try_read(writer, 0.5) == "TIMEOUT", "the write was acknowledged before its record"
+        flag.unlink()
+        assert try_read(writer, 10.0) == "OK"
+        assert reader.cmd("GET", "b") == b"2"
+    finally:
+        writer.close()
+        reader.close()
+        if flag.exists():
+            flag.unlink()
