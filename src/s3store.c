@@ -861,21 +861,21 @@ static int upload_file(struct s3s *s, const char *key, int fd, uint64_t n, struc
         count(s, S3S_PUT, &res, rc);
         return rc;
     }
+    uint64_t nparts = (n + S3S_PART_BYTES - 1) / S3S_PART_BYTES;
+    if (nparts > S3S_MAX_PARTS) return kv_err_set(err, KV_ELIMIT, "snapshot too large for S3");
     char id[S3_UPLOAD_ID_MAX];
     int rc = s3_mpu_create(s->s3, key, id, &res, err);
     count(s, S3S_MPU, &res, rc);
     if (rc != 0) return -1;
-    int nparts = (int)((n + S3S_PART_BYTES - 1) / S3S_PART_BYTES);
-    if (nparts > S3S_MAX_PARTS) return kv_err_set(err, KV_ELIMIT, "snapshot too large for S3");
     char(*etags)[S3_ETAG_MAX] = kv_calloc((size_t)nparts, S3_ETAG_MAX);
-    for (int i = 0; rc == 0 && i < nparts; i++) {
+    for (int i = 0; rc == 0 && i < (int)nparts; i++) {
         uint64_t off = (uint64_t)i * S3S_PART_BYTES;
         uint64_t len = n - off < S3S_PART_BYTES ? n - off : S3S_PART_BYTES;
         rc = s3_mpu_part(s->s3, key, id, i + 1, fd, off, len, etags[i], &res, err);
         count(s, S3S_MPU, &res, rc);
     }
     if (rc == 0) {
-        rc = s3_mpu_complete(s->s3, key, id, etags, nparts, &res, err);
+        rc = s3_mpu_complete(s->s3, key, id, etags, (int)nparts, &res, err);
         count(s, S3S_MPU, &res, rc);
     }
     if (rc != 0) {
