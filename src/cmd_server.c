@@ -10,6 +10,7 @@
 #include "cmd_args.h"
 #include "s3store.h"
 #include "glob.h"
+#include "httpsrv.h"
 #include "log.h"
 
 /* The Redis version whose behaviour Panda follows; reported where clients expect one. */
@@ -217,6 +218,26 @@ static void info_keyspace(struct conn *c, struct buf *b)
         buf_printf(b, "db0:keys=%zu,expires=%zu,avg_ttl=0\r\n", ks_size(ks), ks_expires(ks));
 }
 
+static void info_http(struct conn *c, struct buf *b)
+{
+    const struct server *s = c->srv;
+    buf_printf(b, "# HTTP\r\nhttp_port:%lld\r\n", s->http ? s->cfg.http_port : 0LL);
+    if (!s->http) return;
+    struct hsrv_stats st;
+    hsrv_get_stats(s->http, &st);
+    uint64_t requests = 0;
+    for (int r = 0; r < HAPI_NROUTES; r++)
+        for (int i = 0; i < HSRV_NSTATUS; i++)
+            requests += st.requests[r][i];
+    buf_printf(b,
+               "http_connected_clients:%llu\r\nhttp_total_connections_received:%llu\r\n"
+               "http_rejected_connections:%llu\r\nhttp_timeouts:%llu\r\n"
+               "http_output_limit_disconnections:%llu\r\nhttp_total_requests:%llu\r\n",
+               (unsigned long long)st.connections, (unsigned long long)st.accepted,
+               (unsigned long long)st.rejected, (unsigned long long)st.timeouts,
+               (unsigned long long)st.output_limit_drops, (unsigned long long)requests);
+}
+
 struct info_section {
     const char *name;
     void (*fn)(struct conn *c, struct buf *b);
@@ -224,7 +245,8 @@ struct info_section {
 
 static const struct info_section info_sections[] = {
     {"server", info_server},           {"clients", info_clients}, {"memory", info_memory},
-    {"persistence", info_persistence}, {"stats", info_stats},     {"keyspace", info_keyspace},
+    {"persistence", info_persistence}, {"stats", info_stats},     {"http", info_http},
+    {"keyspace", info_keyspace},
 };
 
 #define NSECTIONS (sizeof(info_sections) / sizeof(info_sections[0]))

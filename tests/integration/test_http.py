@@ -303,3 +303,18 @@ def test_bad_http_settings_exit_2(tmp_path, args):
     assert p.returncode == 2 and args[0][2:] in p.stderr.decode()
     help_text = subprocess.run([PANDA_BIN, "--help"], capture_output=True, timeout=10).stdout
     assert b"PANDA_HTTP_PORT" in help_text and b"--http-timeout" in help_text
+
+
+def test_info_http_section(srv, server_factory):
+    for _ in range(3):
+        assert curl(srv, "GET", "/health")[0] == 200
+    assert curl(srv, "GET", "/v1/kv/missing")[0] == 404
+    info = srv.client().info("http")
+    assert info["http_port"] == srv.http_port
+    assert info["http_total_requests"] == 4
+    assert info["http_total_connections_received"] == 4  # curl: one connection per run
+    assert info["http_connected_clients"] in (0, 1)  # the last curl may not be closed yet
+    assert info["http_rejected_connections"] == 0 and info["http_timeouts"] == 0
+    assert "http_port" in srv.client().info("all")
+    off = server_factory(extra_args=["--http-port", "0"])
+    assert off.client().info("http") == {"http_port": 0}
