@@ -17,6 +17,7 @@
 
 #define ED_HINT_COLOR "\033[90m" /* bright black: grey on most terminals, as redis-cli */
 #define ED_ESC_BYTES  32         /* one escape sequence we write */
+#define ED_CTRL_D     4          /* on an empty line: end of input */
 
 struct ed {
     EditLine *el;
@@ -172,6 +173,13 @@ static int input_pending(void)
     return poll(&p, 1, 0) > 0;
 }
 
+static int line_empty(EditLine *el)
+{
+    const LineInfo *li = el_line(el);
+
+    return li->lastchar == li->buffer;
+}
+
 /* libedit's character source: the hint is on screen only while we wait here. */
 static int getc_fn(EditLine *el, wchar_t *wc)
 {
@@ -181,6 +189,7 @@ static int getc_fn(EditLine *el, wchar_t *wc)
     if (ed->hooks.hint != NULL && !input_pending()) drawn = hint_draw(ed);
     rc = read_wchar(wc);
     if (drawn) hint_erase(ed);
+    if (rc == 1 && *wc == ED_CTRL_D && line_empty(el)) return 0; /* EOF, without libedit's "^D" */
     return rc;
 }
 

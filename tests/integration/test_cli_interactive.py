@@ -411,3 +411,18 @@ def test_interactive_errors_exit_0_and_exit_leaves(server, term):
     t.wait_text("Invalid argument(s)")
     t.line("exit")
     assert t.exit_status() == 0
+
+
+def test_ctrl_d_deletes_in_a_line_and_leaves_on_an_empty_one(server, term):
+    p = prompt(server.port)
+    t = term(server.port, env={"PANDA_HISTFILE": ""})
+    t.wait_last(p)
+    t.type("PINGX")
+    t.keys("C-b", "C-d")  # deletes the X under the cursor, as in a shell
+    t.wait(lambda s: "PINGX" not in s, "the X deleted")
+    t.keys("Enter")
+    t.wait_text("PONG")
+    t.wait_last(p)
+    t.keys("C-d")
+    assert t.exit_status() == 0
+    assert "^D" not in t.screen()
