@@ -99,6 +99,7 @@ void srv_commit(struct server *s, struct wal_hold *h)
         if (last > h->read_lsn) h->read_lsn = last;
     }
 }
+
 ssize_t srv_read_input(struct server *s, int fd, struct buf *in, size_t room, srv_run_fn *run,
                        void *ctx)
 {
