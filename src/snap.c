@@ -4,13 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +22,7 @@
 #include "pqcodec.h"
 #include "pqread.h"
 #include "pqwrite.h"
+#include "prio.h"
 #include "util.h"
 
 #define SNAP_PATH_MAX 2048
@@ -41,6 +40,7 @@ struct snap {
     /* the running snapshot */
     pid_t pid; /* 0 when none */
     int pidfd, errfd;
+    int normal_prio; /* the child runs at normal priority (raised or started so) */
     int64_t started_us;
     uint64_t run_lsn, run_off;
     uint64_t gen; /* generation of the running (or last) snapshot */
@@ -408,7 +408,8 @@ static void child_main(struct snap *sn, int errfd)
 
 static void on_child(struct ev_loop *loop, int fd, void *data, int mask);
 
-static int start_child(struct snap *sn, struct kv_err *err)
+/* Forks the child that writes the keyspace as of now; normal: at normal priority. */
+static int spawn(struct snap *sn, int normal, struct kv_err *err)
 {
     kv_assert(sn->pid == 0 && sn->wal);
     if (wal_mark(sn->wal, &sn->run_lsn, &sn->run_off) != 0)
@@ -428,13 +429,12 @@ static int start_child(struct snap *sn, struct kv_err *err)
         /* Die with the parent: an orphan would keep the data dir's lock (inherited) and stop
          * a restarted server from starting. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
-        /* Lowest priority (its writer threads inherit it): on a busy machine the snapshot
+        /* Idle priority (its writer threads inherit it): on a busy machine the snapshot
          * yields the CPU to the server instead of adding to its latency. SCHED_IDLE, not just
          * nice 19: the kernel preempts an idle-policy task as soon as the server wakes up,
-         * where a nice task may first run out its time slice (milliseconds). */
-        struct sched_param idle = {0};
-        if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0)
-            (void)setpriority(PRIO_PROCESS, 0, SNAP_NICE);
+         * where a nice task may first run out its time slice (milliseconds). unstarve()
+         * raises it when other processes leave it no CPU at all. */
+        if (!normal) (void)prio_lower();
         /* Keep only stdio and the report pipe: a client socket held open here would not
          * close when the server closes it (QUIT, a dropped client) until the child exits. */
         if (p[1] > 3) close_range(3, (unsigned)p[1] - 1, 0);
@@ -456,10 +456,17 @@ static int start_child(struct snap *sn, struct kv_err *err)
     sn->ks->table.defer_resize = 1;
     sn->pidfd = pidfd;
     sn->errfd = p[0];
+    sn->normal_prio = normal;
+    return 0;
+}
+
+static int start_child(struct snap *sn, struct kv_err *err)
+{
+    if (spawn(sn, 0, err) != 0) return -1;
     sn->started_us = util_monotonic_us();
     sn->gen++;
-    log_info("snapshot %llu started by pid %d (LSN %llu)", (unsigned long long)sn->gen, (int)pid,
-             (unsigned long long)sn->run_lsn);
+    log_info("snapshot %llu started by pid %d (LSN %llu)", (unsigned long long)sn->gen,
+             (int)sn->pid, (unsigned long long)sn->run_lsn);
     return 0;
 }
 
@@ -501,6 +508,18 @@ static int64_t reap_child(struct snap *sn, char *why, size_t n)
     return -1;
 }
 
+/* Answers the running snapshot's requests and starts the next one if asked for meanwhile. */
+static void end_run(struct snap *sn, int ok, uint64_t rows, const char *why)
+{
+    /* The done hook may run commands a waiting client had pipelined, and a SAVE among them
+     * starts the next snapshot itself, which then also answers the requests that came
+     * during this one. */
+    int again = sn->again;
+    sn->again = 0;
+    finish(sn, ok, rows, why);
+    if (again && sn->pid == 0) start_or_fail(sn);
+}
+
 static void on_child(struct ev_loop *loop, int fd, void *data, int mask)
 {
     (void)loop;
@@ -516,13 +535,33 @@ static void on_child(struct ev_loop *loop, int fd, void *data, int mask)
             rows = -1;
         }
     }
-    /* The done hook may run commands a waiting client had pipelined, and a SAVE among them
-     * starts the next snapshot itself, which then also answers the requests that came
-     * during this one. */
-    int again = sn->again;
-    sn->again = 0;
-    finish(sn, rows >= 0, rows >= 0 ? (uint64_t)rows : 0, why);
-    if (again && sn->pid == 0) start_or_fail(sn);
+    end_run(sn, rows >= 0, rows >= 0 ? (uint64_t)rows : 0, why);
+}
+
+/* The child has waited for a CPU far longer than it ran: busy processes at normal priority
+ * leave an idle-policy task next to nothing. Raise it to normal priority; where the kernel
+ * does not allow that (no CAP_SYS_NICE), start it again at normal priority - it has done
+ * at most 1/PRIO_STARVE_FACTOR of the waiting in work, and the same generation answers. */
+static void unstarve(struct snap *sn)
+{
+    struct prio_usage u;
+    if (sn->normal_prio || prio_usage(sn->pid, &u) != 0 || !prio_starved(&u)) return;
+    sn->normal_prio = 1;
+    long long run_ms = (long long)(u.run_ns / 1000000), wait_ms = (long long)(u.wait_ns / 1000000);
+    if (prio_raise(sn->pid) == 0) {
+        log_warn("snapshot %llu waited %lld ms for a CPU and ran %lld ms: raised to normal "
+                 "priority",
+                 (unsigned long long)sn->gen, wait_ms, run_ms);
+        return;
+    }
+    log_warn("snapshot %llu waited %lld ms for a CPU and ran %lld ms; its priority cannot be "
+             "raised (%s): starting it again at normal priority",
+             (unsigned long long)sn->gen, wait_ms, run_ms, strerror(errno));
+    kill(sn->pid, SIGKILL);
+    char why[SNAP_ERR_MAX];
+    (void)reap_child(sn, why, sizeof(why));
+    struct kv_err err;
+    if (spawn(sn, 1, &err) != 0) end_run(sn, 0, 0, err.msg);
 }
 
 /* ---- when ---- */
@@ -538,6 +577,7 @@ uint64_t snap_request(struct snap *sn, struct kv_err *err)
 
 void snap_cron(struct snap *sn)
 {
+    if (sn->pid) unstarve(sn);
     if (sn->pid || !sn->wal) return;
     int64_t now = util_monotonic_us();
     if (sn->last_end_us == 0) sn->last_end_us = now; /* the timeout counts from start-up */

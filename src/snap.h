@@ -49,7 +49,6 @@
 #define SNAP_JSON_MIGRATED "kv_database.json.migrated"
 #define SNAP_PACE_FACTOR   4
 #define SNAP_ERR_MAX       KV_ERR_MSG_MAX
-#define SNAP_NICE          19 /* the snapshot child's nice value where SCHED_IDLE is refused */
 
 struct snap_config {
     const char *dir;

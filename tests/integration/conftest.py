@@ -298,10 +298,11 @@ def wait_ping(proc, port, timeout=10.0, stderr_path=None):
     return False, "no PONG within %.0fs (%s)" % (timeout, last)
 
 
-def launch(tmp_root, extra_args=None, env=None, port=None, wait=True, data_dir=None, bare=False):
+def launch(tmp_root, extra_args=None, env=None, port=None, wait=True, data_dir=None, bare=False, wrap=None):
     """Start a server process. Returns ServerHandle. Raises on failure to become ready.
 
-    bare=True runs just `BIN extra_args...` (no default flags); pass port= to say where to PING."""
+    bare=True runs just `BIN extra_args...` (no default flags); pass port= to say where to PING.
+    wrap: a command that execs the server (argv prefix), such as setpriv; the pid stays."""
     if not IS_REDIS and not os.access(PANDA_BIN, os.X_OK):
         pytest.fail("server binary %s does not exist (build with `make` or set PANDA_SERVER)" % PANDA_BIN)
     tmp_dir = tempfile.mkdtemp(prefix="srv-", dir=str(tmp_root))
@@ -317,6 +318,7 @@ def launch(tmp_root, extra_args=None, env=None, port=None, wait=True, data_dir=N
             argv = [PANDA_BIN] + list(extra_args or [])
         else:
             argv = build_argv(p, data_dir, extra_args)
+        argv = list(wrap or []) + argv
         full_env = dict(os.environ)
         # The HTTP port (default 8081) stays closed unless a test asks for it, so servers
         # started side by side never compete for it (tests/integration/httphelp.py opens it).

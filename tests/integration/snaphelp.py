@@ -4,6 +4,7 @@ bin/panda-check-parquet is $PANDA_CHECK_PARQUET, default: next to the server bin
 test (<repo>/bin for both the release and the ASan build).
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -182,3 +183,27 @@ def pipeline(c, cmds):
     """Sends every command at once on RawClient c, returns the replies."""
     c.send(b"".join(encode_command(*a) for a in cmds))
     return [c.read() for _ in cmds]
+
+
+def snapshot_child_pid(h, gen):
+    m = wait_for(lambda: re.search(r"snapshot %d started by pid (\d+)" % gen, h.stderr_text()), 10,
+                 "the log line of snapshot %d's child" % gen, interval=0.001)
+    return int(m.group(1))
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def hold_snapshot_child(h, gen):
+    """SIGSTOPs the child writing snapshot gen, so that the snapshot lasts as long as the test
+    needs; returns its pid (SIGCONT it to let it finish)."""
+    pid = snapshot_child_pid(h, gen)
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: proc_state(pid) in ("T", "Z", None), 5, "the snapshot child to stop")
+    assert proc_state(pid) == "T", "snapshot %d finished before it could be held" % gen
+    return pid

@@ -18,8 +18,9 @@ import pytest
 import walfile
 from conftest import RawClient, RespReader, encode_command, recv_until_closed, wait_ping
 from snaphelp import (SNAP_FILE, SNAP_OFF, SNAP_TMP, WAL_FILE, bulk_value, check_parquet, dir_state,
-                      info, info_int, kill9, load_keys, path, pipeline, read_file, scaled, start_expect_exit,
-                      stop_clean, wait_for, wait_snapshot_count)
+                      hold_snapshot_child, info, info_int, kill9, load_keys, path, pipeline, proc_state,
+                      read_file, scaled, snapshot_child_pid, start_expect_exit, stop_clean, wait_for,
+                      wait_snapshot_count)
 
 pytestmark = pytest.mark.panda_only
 
@@ -78,30 +79,6 @@ def key_state(c, keys):
         if v is not None:
             out[k] = (v, c.cmd("PEXPIRETIME", k))
     return out
-
-
-def snapshot_child_pid(h, gen):
-    m = wait_for(lambda: re.search(r"snapshot %d started by pid (\d+)" % gen, h.stderr_text()), 10,
-                 "the log line of snapshot %d's child" % gen, interval=0.001)
-    return int(m.group(1))
-
-
-def proc_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
-
-
-def hold_snapshot_child(h, gen):
-    """SIGSTOPs the child writing snapshot gen, so that the snapshot lasts as long as the test
-    needs; returns its pid (SIGCONT it to let it finish)."""
-    pid = snapshot_child_pid(h, gen)
-    os.kill(pid, signal.SIGSTOP)
-    wait_for(lambda: proc_state(pid) in ("T", "Z", None), 5, "the snapshot child to stop")
-    assert proc_state(pid) == "T", "snapshot %d finished before it could be held" % gen
-    return pid
 
 
 # --------------------------------------------------------------------------- SAVE / SNAPSHOT
