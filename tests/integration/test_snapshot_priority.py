@@ -48,7 +48,7 @@ def busy_loops():
             p.wait()
 
 
-def starved_save(h, n):
+def starved_save(h):
     """SAVE beside busy loops, with SETs of other keys while it runs; returns those keys."""
     saver, writer = RawClient(h.port, timeout=120), RawClient(h.port, timeout=60)
     with busy_loops():
@@ -85,11 +85,15 @@ def test_snapshot_child_runs_at_idle_priority(server_factory):
     saver.send(encode_command("SAVE"))
     pid = hold_snapshot_child(h, 1)
     try:
-        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
-    finally:
+        policy = os.sched_getscheduler(pid)
         os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:  # killed to be started again at normal priority
+        policy = None
     assert saver.read() == "OK"
-    assert "for a CPU" not in h.stderr_text()  # nothing starved it
+    if policy != os.SCHED_IDLE:
+        # Only on a machine busy enough to starve the child before the test could stop it.
+        want = RAISED if policy == os.SCHED_OTHER else RESTARTED
+        assert re.search(want, h.stderr_text()), (policy, h.stderr_text()[-2000:])
     saver.close()
 
 
@@ -98,7 +102,7 @@ def test_starved_snapshot_child_is_raised(server_factory):
     h = server_factory(extra_args=SNAP_OFF)
     n = scaled(150000)
     load_keys(h.port, n, vlen=256)
-    extra = starved_save(h, n)
+    extra = starved_save(h)
     log = h.stderr_text()
     assert re.search(RAISED, log), log[-2000:]
     assert "starting it again" not in log
@@ -109,7 +113,7 @@ def test_starved_snapshot_child_restarts_where_it_cannot_be_raised(server_factor
     h = server_factory(extra_args=SNAP_OFF, wrap=WITHOUT_SYS_NICE if has_sys_nice() else None)
     n = scaled(150000)
     load_keys(h.port, n, vlen=256)
-    extra = starved_save(h, n)
+    extra = starved_save(h)
     log = h.stderr_text()
     assert re.search(RESTARTED, log), log[-2000:]
     assert len(re.findall(r"for a CPU", log)) == 1, log[-2000:]  # the second child is not judged
