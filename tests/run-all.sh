@@ -37,13 +37,15 @@ step "integration (release build)" $PY -m pytest -q -p no:cacheprovider tests/in
 step "integration (ASan+UBSan build)" env PANDA_SERVER="$PWD/bin/panda-server-asan" \
     PANDA_CLI="$PWD/bin/panda-cli-asan" $PY -m pytest -q -p no:cacheprovider tests/integration \
     --ignore=tests/integration/test_s3_harness.py
-# The core suites again under the other fsync policies (the WAL's own crash and fault tests
-# choose their policy themselves; the Parquet file-format and S3 suites do not depend on it).
+# The core suites again under the other fsync policies (the WAL's own crash and fault tests and
+# the snapshot crash test choose their policy themselves; the Parquet file-format, snapshot
+# priority and S3 suites do not depend on it).
 for policy in everysec no; do
     step "integration (release build, fsync $policy)" env PANDA_FSYNC=$policy \
         $PY -m pytest -q -p no:cacheprovider tests/integration \
         --ignore=tests/integration/test_wal_crash.py --ignore=tests/integration/test_wal_recovery.py \
-        --ignore=tests/integration/test_wal_faults.py \
+        --ignore=tests/integration/test_wal_faults.py --ignore=tests/integration/test_snapshot_crash.py \
+        --ignore=tests/integration/test_snapshot_priority.py \
         --ignore=tests/integration/test_parquet_fixtures.py \
         --ignore=tests/integration/test_parquet_read_duckdb.py \
         --ignore=tests/integration/test_parquet_interop.py \
